@@ -1,0 +1,50 @@
+"""The model registry: which systems exist, their tasks, and the driver module that runs each.
+
+A driver module (``hybridsnn.models.<name>``) provides:
+
+* ``add_arguments(parser, command)`` — its flags for ``train``/``test``/``predict``/``plot``;
+* ``train(args, run)``, ``test(args, run)``, ``predict(args, run)`` — each returns the final metrics dict
+  after calling ``run.finish(...)``;
+* ``plot(args)`` — writes figures and returns their paths.
+
+Drivers are imported only when their model is used, so ``hybridsnn list`` and ``--help`` stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+from hybridsnn.errors import unknown_choice
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A registered system: CLI name, driver module, one-line summary, tasks, and what runs it."""
+
+    name: str
+    module: str
+    summary: str
+    tasks: tuple[str, ...]
+    runs_on: str
+
+
+MODELS: dict[str, ModelInfo] = {}
+
+
+def register(info: ModelInfo) -> None:
+    """Add a system to the registry (used by the registry table below and by tests)."""
+    MODELS[info.name] = info
+
+
+def get_model(name: str) -> ModelInfo:
+    """The registered system ``name``, or a one-line error listing the known ones."""
+    if name not in MODELS:
+        raise unknown_choice("model", name, sorted(MODELS))
+    return MODELS[name]
+
+
+def load_driver(name: str) -> ModuleType:
+    """Import and return the driver module of system ``name``."""
+    return importlib.import_module(get_model(name).module)

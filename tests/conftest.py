@@ -1,0 +1,34 @@
+"""Shared test fixtures: the offline dataset root and a scratch output folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data_root() -> Path | None:
+    """``$HYBRIDSNN_DATA`` if set, else ``../shared/data`` beside the checkout, if it exists."""
+    env = os.environ.get("HYBRIDSNN_DATA")
+    candidate = Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+    return candidate.resolve() if candidate.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The folder with the real offline datasets; tests that need it skip when it is absent."""
+    root = shared_data_root()
+    if root is None:
+        pytest.skip("offline datasets not found: set HYBRIDSNN_DATA to the shared data folder")
+    return root
+
+
+def require_dataset(root: Path, relative: str) -> Path:
+    """Skip the calling test unless ``root/relative`` exists, naming what is missing."""
+    path = root / relative
+    if not path.exists():
+        pytest.skip(f"dataset file {relative} not present under {root}")
+    return path
