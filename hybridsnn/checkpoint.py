@@ -50,7 +50,7 @@ def _to_numpy(value: Any) -> np.ndarray:
         if str(value.dtype) == "torch.bfloat16":
             value = value.float()
         value = value.numpy()
-    return np.ascontiguousarray(np.asarray(value))
+    return np.asarray(value, order="C")  # contiguous, and 0-dim arrays stay 0-dim
 
 
 def save_checkpoint(
@@ -90,17 +90,24 @@ def load_checkpoint(
             metadata = handle.metadata() or {}
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"checkpoint {str(path)!r} is not a readable safetensors file ({exc})") from None
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is not a readable safetensors file ({exc})"
+        ) from None
     if metadata.get("format") != FORMAT_NAME:
-        raise CheckpointError(f"checkpoint {str(path)!r} is not a hybridsnn checkpoint (no '{FORMAT_NAME}' tag)")
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is not a hybridsnn checkpoint (no '{FORMAT_NAME}' tag)"
+        )
     version = metadata.get("format_version")
     if version != str(FORMAT_VERSION):
         raise CheckpointError(
-            f"checkpoint {str(path)!r} has format version {version!r}; this hybridsnn reads version {FORMAT_VERSION}"
+            f"checkpoint {str(path)!r} has format version {version!r}; "
+            f"this hybridsnn reads version {FORMAT_VERSION}"
         )
     stored_model = metadata.get("model", "")
     if model is not None and stored_model != model:
-        raise CheckpointError(f"checkpoint {str(path)!r} was written by model {stored_model!r}, not {model!r}")
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} was written by model {stored_model!r}, not {model!r}"
+        )
     try:
         config = json.loads(metadata.get("config", "{}"))
         extra = json.loads(metadata.get("extra", "{}"))
@@ -144,7 +151,9 @@ def flatten_state(state: Mapping[str, Any], prefix: str = "") -> tuple[dict[str,
     return tensors, scalars
 
 
-def unflatten_state(tensors: Mapping[str, Any], scalars: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def unflatten_state(
+    tensors: Mapping[str, Any], scalars: Mapping[str, Any], prefix: str = ""
+) -> dict[str, Any]:
     """Inverse of :func:`flatten_state` for the entries under ``prefix``; integer keys are restored."""
     root: dict[str, Any] = {}
     for flat in (tensors, scalars):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from hybridsnn.errors import UserError
@@ -28,23 +27,46 @@ class _Parser(argparse.ArgumentParser):
 
 def add_run_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     """Flags every train/test/predict run shares."""
-    parser.add_argument("--output", default="output", metavar="DIR",
-                        help="folder that receives the run directory (default: output/)")
-    parser.add_argument("--run-name", default=None, metavar="NAME",
-                        help="name of the run directory (default: <model>-<task>-<command>-<time>-<id>)")
+    parser.add_argument(
+        "--output",
+        default="output",
+        metavar="DIR",
+        help="folder that receives the run directory (default: output/)",
+    )
+    parser.add_argument(
+        "--run-name",
+        default=None,
+        metavar="NAME",
+        help="name of the run directory (default: <model>-<task>-<command>-<time>-<id>)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed of the run (default: 0)")
-    parser.add_argument("--data-root", default=None, metavar="DIR",
-                        help="dataset root (default: $HYBRIDSNN_DATA, else data/)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a small, fast configuration of the experiment (minutes on a laptop CPU)")
-    parser.add_argument("--checkpoint", default=None, metavar="PATH",
-                        help="checkpoint to start from (train) or to evaluate (test, predict)")
+    parser.add_argument(
+        "--data-root", default=None, metavar="DIR", help="dataset root (default: $HYBRIDSNN_DATA, else data/)"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a small, fast configuration of the experiment (minutes on a laptop CPU)",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        default=None,
+        metavar="PATH",
+        help="checkpoint to start from (train) or to evaluate (test, predict)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     if command == "train":
-        parser.add_argument("--test", action="store_true",
-                            help="evaluate --checkpoint instead of training (the original TEST_MODE switch)")
-        parser.add_argument("--resume", default=None, metavar="RUN_DIR",
-                            help="continue an interrupted training run from its last checkpoint")
+        parser.add_argument(
+            "--test",
+            action="store_true",
+            help="evaluate --checkpoint instead of training (the original TEST_MODE switch)",
+        )
+        parser.add_argument(
+            "--resume",
+            default=None,
+            metavar="RUN_DIR",
+            help="continue an interrupted training run from its last checkpoint",
+        )
 
 
 def build_model_parser(prog: str, command: str, model: str) -> argparse.ArgumentParser:
@@ -53,12 +75,17 @@ def build_model_parser(prog: str, command: str, model: str) -> argparse.Argument
     parser = _Parser(prog=f"{prog} {command} {model}", description=f"{command} {model}: {info.summary}")
     if command in RUN_COMMANDS:
         add_run_arguments(parser, command)
-        parser.add_argument("--task", default=info.tasks[0], choices=info.tasks,
-                            help=f"experiment to run (default: {info.tasks[0]})")
+        parser.add_argument(
+            "--task",
+            default=info.tasks[0],
+            choices=info.tasks,
+            help=f"experiment to run (default: {info.tasks[0]})",
+        )
     else:
         parser.add_argument("run_dir", metavar="RUN_DIR", help="run directory to plot")
-        parser.add_argument("--output", default=None, metavar="DIR",
-                            help="folder for the figures (default: RUN_DIR/plots)")
+        parser.add_argument(
+            "--output", default=None, metavar="DIR", help="folder for the figures (default: RUN_DIR/plots)"
+        )
     load_driver(model).add_arguments(parser, command)
     return parser
 
@@ -75,10 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
             "plot": "draw the figures of a run directory",
         }[command]
         p = sub.add_parser(command, help=help_text, add_help=False)
-        p.add_argument("model", metavar="MODEL", help="one of: " + ", ".join(sorted(MODELS)) if MODELS else "model")
+        p.add_argument(
+            "model", metavar="MODEL", help="one of: " + ", ".join(sorted(MODELS)) if MODELS else "model"
+        )
     p = sub.add_parser("report", help="one table over many run directories")
-    p.add_argument("paths", nargs="*", default=["output"], metavar="DIR",
-                   help="run directories or folders holding them (default: output/)")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        default=["output"],
+        metavar="DIR",
+        help="run directories or folders holding them (default: output/)",
+    )
     p.add_argument("--format", choices=("markdown", "csv"), default="markdown", help="table format")
     p.add_argument("--csv", default=None, metavar="FILE", help="also write the table as CSV to FILE")
     p = sub.add_parser("data", help="list, check or download datasets")
@@ -120,9 +154,9 @@ def _run_model_command(command: str, model: str, argv: Sequence[str]) -> int:
         if args.checkpoint is None:
             raise UserError("--test needs --checkpoint PATH (the checkpoint to evaluate)")
     run = _open_run(command, model, args)
-    print(f"run directory: {run.path}", file=sys.stderr)
-    metrics = getattr(driver, command)(args, run)
-    _print_metrics(metrics)
+    results = getattr(driver, command)(args, run)
+    _print_metrics(results.get("metrics", results) if isinstance(results, dict) else {})
+    print(f"run directory: {run.path}")
     return 0
 
 
@@ -132,12 +166,12 @@ def _open_run(command: str, model: str, args: argparse.Namespace) -> Any:
     if getattr(args, "resume", None):
         return Run.resume(args.resume)
     config = {k: v for k, v in vars(args).items() if k not in ("resume", "test")}
-    return Run.create(args.output, model=model, task=args.task, command=command, config=config, name=args.run_name)
+    return Run.create(
+        args.output, model=model, task=args.task, command=command, config=config, name=args.run_name
+    )
 
 
-def _print_metrics(metrics: Any) -> None:
-    if not isinstance(metrics, dict):
-        return
+def _print_metrics(metrics: dict[str, Any]) -> None:
     for key, value in metrics.items():
         if isinstance(value, float):
             print(f"{key} = {value:.4f}")
@@ -155,7 +189,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and argv[0] in MODEL_COMMANDS:
             sub_help = "-h" in argv or "--help" in argv
             if not sub_help:
-                parser.error(f"{argv[0]} needs a MODEL; one of: {', '.join(sorted(MODELS)) or '(none registered)'}")
+                parser.error(
+                    f"{argv[0]} needs a MODEL; one of: {', '.join(sorted(MODELS)) or '(none registered)'}"
+                )
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help()

@@ -3,8 +3,8 @@
 A driver module (``hybridsnn.models.<name>``) provides:
 
 * ``add_arguments(parser, command)`` — its flags for ``train``/``test``/``predict``/``plot``;
-* ``train(args, run)``, ``test(args, run)``, ``predict(args, run)`` — each returns the final metrics dict
-  after calling ``run.finish(...)``;
+* ``train(args, run)``, ``test(args, run)``, ``predict(args, run)`` — each ends with
+  ``return run.finish(...)`` (the results dict; the CLI prints its ``metrics``);
 * ``plot(args)`` — writes figures and returns their paths.
 
 Drivers are imported only when their model is used, so ``hybridsnn list`` and ``--help`` stay fast.

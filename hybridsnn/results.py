@@ -116,8 +116,21 @@ class Run:
         record = {"step": int(step), "epoch": epoch, "split": split, "time": time.time(), **metrics}
         record = json.loads(json.dumps(record, default=json_default))
         self._metrics.append(record)
-        write_text(self.path / METRICS_FILE, "".join(json.dumps(r, sort_keys=True) + "\n" for r in self._metrics))
+        self._write_metrics()
         return record
+
+    def drop_metrics_after(self, epoch: float) -> int:
+        """Forget records of epochs after ``epoch`` (a resumed run recomputes them); returns how many."""
+        kept = [r for r in self._metrics if r.get("epoch") is None or r["epoch"] <= epoch]
+        dropped = len(self._metrics) - len(kept)
+        if dropped:
+            self._metrics = kept
+            self._write_metrics()
+        return dropped
+
+    def _write_metrics(self) -> None:
+        lines = "".join(json.dumps(record, sort_keys=True) + "\n" for record in self._metrics)
+        write_text(self.path / METRICS_FILE, lines)
 
     # -- checkpoints -------------------------------------------------------------------------------
     @property
@@ -125,7 +138,9 @@ class Run:
         """Folder of this run's checkpoints."""
         return self.path / CHECKPOINT_DIR
 
-    def save_checkpoint(self, name: str, tensors: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> Path:
+    def save_checkpoint(
+        self, name: str, tensors: Mapping[str, Any], extra: Mapping[str, Any] | None = None
+    ) -> Path:
         """Write ``checkpoints/<name>.safetensors`` tagged with this run's model and config."""
         return save_checkpoint(
             self.checkpoint_dir / f"{name}.safetensors",
@@ -137,7 +152,9 @@ class Run:
 
     def load_checkpoint(self, name: str, **kwargs: Any) -> Checkpoint:
         """Read ``checkpoints/<name>.safetensors`` of this run, checking it belongs to this model."""
-        return load_checkpoint(self.checkpoint_dir / f"{name}.safetensors", model=self.config["model"], **kwargs)
+        return load_checkpoint(
+            self.checkpoint_dir / f"{name}.safetensors", model=self.config["model"], **kwargs
+        )
 
     def checkpoints(self) -> list[Path]:
         """This run's checkpoint files, oldest first."""

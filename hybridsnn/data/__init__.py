@@ -1,0 +1,64 @@
+"""The shared dataset layer: loaders (torchvision folder layout), validation, downloads, spike encoders.
+
+``load_dataset(name, split)`` returns an :class:`ArrayDataset` of numpy arrays; the data root is
+``$HYBRIDSNN_DATA`` or ``data/``. Nothing here imports torch or torchvision until a download or
+``ArrayDataset.to_torch`` needs it, so the command line stays fast.
+"""
+
+from hybridsnn.data import catalog as _catalog  # noqa: F401  (registers the built-in datasets)
+from hybridsnn.data.array_dataset import ArrayDataset
+from hybridsnn.data.encoders import (
+    bernoulli_spikes,
+    constant_current,
+    latency_spikes,
+    latency_times,
+    poisson_spikes,
+)
+from hybridsnn.data.idx import read_idx, write_idx
+from hybridsnn.data.omniglot import OneShotRun, load_one_shot_runs, one_shot_runs
+from hybridsnn.data.preprocess import normalize_image_means
+from hybridsnn.data.registry import (
+    DatasetSpec,
+    dataset_names,
+    download_dataset,
+    get_dataset_spec,
+    list_datasets,
+    load_dataset,
+    make_task,
+    register_dataset,
+    register_task_generator,
+    split_present,
+    task_generator_names,
+)
+from hybridsnn.data.roots import DATA_ENV, OFFLINE_ENV, default_root
+from hybridsnn.data.validation import validate_split
+
+__all__ = [
+    "DATA_ENV",
+    "OFFLINE_ENV",
+    "ArrayDataset",
+    "DatasetSpec",
+    "OneShotRun",
+    "bernoulli_spikes",
+    "constant_current",
+    "dataset_names",
+    "default_root",
+    "download_dataset",
+    "get_dataset_spec",
+    "latency_spikes",
+    "latency_times",
+    "list_datasets",
+    "load_dataset",
+    "load_one_shot_runs",
+    "make_task",
+    "normalize_image_means",
+    "one_shot_runs",
+    "poisson_spikes",
+    "read_idx",
+    "register_dataset",
+    "register_task_generator",
+    "split_present",
+    "task_generator_names",
+    "validate_split",
+    "write_idx",
+]

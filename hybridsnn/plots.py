@@ -1,0 +1,573 @@
+"""Figures of trained networks and runs: receptive-field mosaics, weight-evolution GIFs, heatmaps,
+histograms, metric curves, spike rasters and confusion matrices.
+
+Every figure is drawn on its own :class:`matplotlib.figure.Figure` with an Agg canvas (never pyplot, so no
+GUI backend, no global figure registry and nothing to close or leak) and written atomically through
+:mod:`hybridsnn.atomic`; each plotting function returns the :class:`~pathlib.Path` it wrote. The file format
+follows the suffix of ``path`` (``.png`` normally; ``.pdf``/``.svg`` also work), except GIFs.
+
+Weight matrices are dense ``(n_inputs, n_neurons)`` arrays, pre-synaptic index first, as stored by the
+models (e.g. the sym-STDP input-to-excitatory weights, 784 x N).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
+from PIL import Image
+
+from hybridsnn.atomic import write_with
+from hybridsnn.errors import UserError, unknown_choice
+from hybridsnn.results import read_metrics
+
+PathLike = str | os.PathLike[str]
+MetricRecords = Sequence[Mapping[str, Any]]
+RunSource = PathLike | MetricRecords
+X_AXES = ("step", "epoch")
+DEFAULT_FIGSIZE = (6.4, 4.8)
+DEFAULT_DPI = 100
+MAX_ANNOTATED_CLASSES = 20
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+
+
+def _array(values: Any, name: str, ndim: int | None = None) -> np.ndarray:
+    """``values`` (numpy array, list or torch tensor on any device) as a float array with ``ndim`` axes."""
+    if hasattr(values, "detach"):
+        values = values.detach().cpu()
+    array = np.asarray(values, dtype=float)
+    if ndim is not None and array.ndim != ndim:
+        raise UserError(f"{name} must be a {ndim}-D array, got shape {array.shape}")
+    return array
+
+
+def _new_figure(
+    figsize: tuple[float, float] = DEFAULT_FIGSIZE, dpi: int = DEFAULT_DPI
+) -> tuple[Figure, Axes]:
+    """A fresh figure with an Agg canvas and one axes, laid out with the constrained layout engine."""
+    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def _save(fig: Figure, path: PathLike) -> Path:
+    """Write ``fig`` atomically to ``path`` in the format named by its suffix (e.g. ``.png``)."""
+    fmt = Path(path).suffix.lstrip(".").lower()
+    supported = fig.canvas.get_supported_filetypes()
+    if fmt not in supported:
+        raise UserError(
+            f"cannot write a figure to {os.fspath(path)!r}; allowed suffixes: {', '.join(supported)}"
+        )
+    return write_with(path, lambda tmp: fig.savefig(tmp, format=fmt))
+
+
+def _label_axes(ax: Axes, xlabel: str | None, ylabel: str | None, title: str | None) -> None:
+    """Set the axis labels and the title that are given."""
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+
+
+# -- receptive fields --------------------------------------------------------------------------------
+
+
+def _check_image_shape(image_shape: Sequence[int]) -> tuple[int, int]:
+    """``image_shape`` as (height, width) of positive ints."""
+    shape = tuple(int(s) for s in image_shape)
+    if len(shape) != 2 or min(shape) < 1:
+        raise UserError(f"image_shape must be two positive sizes (height, width), got {tuple(image_shape)}")
+    return shape[0], shape[1]
+
+
+def mosaic_grid(n_neurons: int, n_cols: int | None = None) -> tuple[int, int]:
+    """(rows, columns) of a mosaic of ``n_neurons`` tiles; default ``ceil(sqrt(n))`` columns."""
+    if n_neurons < 1:
+        raise UserError(f"a mosaic needs at least one neuron, got {n_neurons}")
+    cols = math.ceil(math.sqrt(n_neurons)) if n_cols is None else int(n_cols)
+    if cols < 1:
+        raise UserError(f"n_cols must be a positive number of tiles per row, got {n_cols}")
+    cols = min(cols, n_neurons)
+    return math.ceil(n_neurons / cols), cols
+
+
+def mosaic_array(
+    weights: ArrayLike, image_shape: Sequence[int] = (28, 28), n_cols: int | None = None
+) -> np.ndarray:
+    """Arrange each neuron's incoming weights as an image tile of a 2-D mosaic.
+
+    ``weights`` is a dense ``(n_inputs, n_neurons)`` matrix with ``n_inputs == height * width``. Neuron ``k``
+    fills the tile at row ``k // n_cols``, column ``k % n_cols``; its input ``j`` lands at pixel
+    ``(j // width, j % width)`` of that tile (row-major images, as MNIST is flattened). The result has shape
+    ``(rows * height, n_cols * width)``; tiles past the last neuron are NaN.
+    """
+    w = _array(weights, "weights", ndim=2)
+    height, width = _check_image_shape(image_shape)
+    n_inputs, n_neurons = w.shape
+    if n_inputs != height * width:
+        raise UserError(
+            f"weights have {n_inputs} inputs (shape {w.shape}) but image_shape {height}x{width} needs "
+            f"{height * width}; pass weights as (n_inputs, n_neurons)"
+        )
+    rows, cols = mosaic_grid(n_neurons, n_cols)
+    tiles = np.full((rows * cols, height, width), np.nan)
+    tiles[:n_neurons] = w.T.reshape(n_neurons, height, width)
+    # (rows, cols, height, width) -> (rows, height, cols, width) -> one image
+    return tiles.reshape(rows, cols, height, width).transpose(0, 2, 1, 3).reshape(rows * height, cols * width)
+
+
+def _draw_mosaic(
+    fig: Figure,
+    ax: Axes,
+    mosaic: np.ndarray,
+    image_shape: tuple[int, int],
+    cmap: str,
+    vmin: float | None,
+    vmax: float | None,
+) -> None:
+    """Show ``mosaic`` with thin lines between tiles, no ticks, and a colour bar."""
+    height, width = image_shape
+    colormap = matplotlib.colormaps[cmap].with_extremes(bad="0.85")  # empty tiles (NaN) in light grey
+    image = ax.imshow(mosaic, cmap=colormap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.set_xticks(np.arange(0, mosaic.shape[1] + 1, width) - 0.5)
+    ax.set_yticks(np.arange(0, mosaic.shape[0] + 1, height) - 0.5)
+    ax.tick_params(length=0, labelbottom=False, labelleft=False)
+    ax.grid(color="0.5", linewidth=0.4)
+    fig.colorbar(image, ax=ax, shrink=0.9)
+
+
+def receptive_field_mosaic(
+    weights: ArrayLike,
+    path: PathLike,
+    *,
+    image_shape: Sequence[int] = (28, 28),
+    n_cols: int | None = None,
+    cmap: str = "hot_r",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write the receptive fields of all neurons as one tiled image (see :func:`mosaic_array`).
+
+    ``weights`` is ``(n_inputs, n_neurons)``; ``vmin``/``vmax`` fix the colour scale (default: data range).
+    The default ``hot_r`` palette runs white -> yellow -> red -> black, like the sym-STDP gnuplot figures.
+    """
+    mosaic = mosaic_array(weights, image_shape, n_cols)
+    fig, ax = _new_figure()
+    _draw_mosaic(fig, ax, mosaic, _check_image_shape(image_shape), cmap, vmin, vmax)
+    _label_axes(ax, None, None, title)
+    return _save(fig, path)
+
+
+def weight_evolution_gif(
+    weight_series: Sequence[ArrayLike],
+    path: PathLike,
+    *,
+    image_shape: Sequence[int] = (28, 28),
+    labels: Sequence[str] | None = None,
+    fps: float = 2.0,
+    n_cols: int | None = None,
+    cmap: str = "hot_r",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    figsize: tuple[float, float] = DEFAULT_FIGSIZE,
+    dpi: int = DEFAULT_DPI,
+) -> Path:
+    """Write an animated GIF with one receptive-field mosaic per weight matrix (e.g. per checkpoint).
+
+    All frames share one colour scale: ``vmin``/``vmax`` or, by default, the range over every frame.
+    ``labels`` are the frame titles (e.g. ``"after 10000 samples"``; default ``"frame k/n"``). Frames last
+    ``1000 / fps`` ms and the GIF loops forever; the default size is 640x480 pixels.
+    """
+    if len(weight_series) == 0:
+        raise UserError("weight_evolution_gif needs at least one weight matrix")
+    if labels is not None and len(labels) != len(weight_series):
+        raise UserError(
+            f"got {len(labels)} labels for {len(weight_series)} weight matrices; give one per frame"
+        )
+    if not fps > 0:
+        raise UserError(f"fps must be positive frames per second, got {fps}")
+    shape = _check_image_shape(image_shape)
+    mosaics = [mosaic_array(w, shape, n_cols) for w in weight_series]
+    lo = float(min(np.nanmin(m) for m in mosaics)) if vmin is None else vmin
+    hi = float(max(np.nanmax(m) for m in mosaics)) if vmax is None else vmax
+    titles = labels if labels is not None else [f"frame {k + 1}/{len(mosaics)}" for k in range(len(mosaics))]
+    frames = []
+    for mosaic, title in zip(mosaics, titles, strict=True):
+        fig, ax = _new_figure(figsize, dpi)
+        _draw_mosaic(fig, ax, mosaic, shape, cmap, lo, hi)
+        _label_axes(ax, None, None, title)
+        fig.canvas.draw()
+        frames.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).convert("RGB"))
+
+    def write(tmp: Path) -> None:
+        frames[0].save(
+            tmp, format="GIF", save_all=True, append_images=frames[1:], duration=round(1000 / fps), loop=0
+        )
+
+    return write_with(path, write)
+
+
+# -- matrices and distributions ----------------------------------------------------------------------
+
+
+def heatmap(
+    matrix: ArrayLike,
+    path: PathLike,
+    *,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    title: str | None = None,
+    cmap: str = "viridis",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    colorbar_label: str | None = None,
+) -> Path:
+    """Write a 2-D matrix as a colour image, row 0 at the top (e.g. excitatory-to-class weights, N x 10)."""
+    m = _array(matrix, "matrix", ndim=2)
+    if m.size == 0:
+        raise UserError(f"cannot draw a heatmap of an empty matrix (shape {m.shape})")
+    fig, ax = _new_figure()
+    image = ax.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
+    fig.colorbar(image, ax=ax, label=colorbar_label)
+    _label_axes(ax, xlabel, ylabel, title)
+    return _save(fig, path)
+
+
+def histogram(
+    values: ArrayLike,
+    path: PathLike,
+    *,
+    bins: int | Sequence[float] = 50,
+    xlabel: str | None = None,
+    ylabel: str | None = "count",
+    title: str | None = None,
+    log: bool = False,
+) -> Path:
+    """Write a histogram of ``values`` (flattened; e.g. adaptive thresholds θ in mV); ``log``: log counts."""
+    v = _array(values, "values").ravel()
+    if v.size == 0:
+        raise UserError("cannot draw a histogram of no values")
+    if not np.all(np.isfinite(v)):
+        raise UserError(
+            f"histogram values must be finite; {int(np.sum(~np.isfinite(v)))} are NaN or infinite"
+        )
+    fig, ax = _new_figure()
+    ax.hist(v, bins=bins, log=log, color="tab:blue", edgecolor="white", linewidth=0.3)
+    _label_axes(ax, xlabel, ylabel, title)
+    return _save(fig, path)
+
+
+# -- curves ------------------------------------------------------------------------------------------
+
+
+def _is_number(value: Any) -> bool:
+    """True for a real number (int or float, not bool), i.e. a value that can be plotted."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_records(source: Any) -> bool:
+    """True if ``source`` is one run's list of metric records (dicts), not a list of runs."""
+    return (
+        isinstance(source, Sequence)
+        and not isinstance(source, str)
+        and all(isinstance(r, Mapping) for r in source)
+    )
+
+
+def _runs(
+    sources: RunSource | Sequence[RunSource], labels: Sequence[str] | None
+) -> list[tuple[str, MetricRecords]]:
+    """(label, records) per run: a run directory, one list of records, or a sequence of either."""
+    items = [sources] if isinstance(sources, (str, os.PathLike)) or _is_records(sources) else list(sources)
+    if not items:
+        raise UserError(
+            "accuracy_curves needs at least one run (a run directory or a list of metric records)"
+        )
+    if labels is not None and len(labels) != len(items):
+        raise UserError(f"got {len(labels)} labels for {len(items)} runs; give one per run")
+    runs = []
+    for index, item in enumerate(items):
+        if isinstance(item, (str, os.PathLike)):
+            if not Path(item).is_dir():
+                raise UserError(f"run directory {os.fspath(item)!r} does not exist")
+            records, name = read_metrics(item), Path(item).name
+        elif _is_records(item):
+            records, name = item, f"run {index + 1}"
+        else:
+            raise UserError(
+                f"run {index + 1} is a {type(item).__name__}; expected a run directory or metric records"
+            )
+        runs.append((labels[index] if labels is not None else name, records))
+    return runs
+
+
+class Curve(NamedTuple):
+    """One labelled line: x values (step or epoch) and metric values, sorted by x."""
+
+    label: str
+    x: np.ndarray
+    y: np.ndarray
+
+
+def metric_curves(
+    sources: RunSource | Sequence[RunSource],
+    *,
+    metrics: Sequence[str] = ("accuracy",),
+    split: str | Sequence[str] | None = None,
+    x: str = "step",
+    labels: Sequence[str] | None = None,
+) -> list[Curve]:
+    """Collect one curve per run, metric and split from ``metrics.jsonl`` records.
+
+    ``sources`` is a run directory, one run's records (dicts with ``step``, ``epoch``, ``split`` and metric
+    keys, as :func:`hybridsnn.results.read_metrics` returns), or a sequence of either; ``labels`` name the
+    runs (default: the directory name, or ``"run k"``). ``split`` keeps only the named split(s) (default:
+    all). Records without a numeric metric (or epoch, when ``x="epoch"``) are skipped. A curve's label
+    joins the run, split and metric names that differ between curves.
+    """
+    if x not in X_AXES:
+        raise unknown_choice("x axis", x, X_AXES)
+    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    splits = None if split is None else ({split} if isinstance(split, str) else set(split))
+    runs = _runs(sources, labels)
+    lines: list[tuple[tuple[str, str, str], np.ndarray, np.ndarray]] = []
+    for run_label, records in runs:
+        for metric in metrics:
+            by_split: dict[str, list[tuple[float, float]]] = {}
+            for record in records:
+                split_name = str(record.get("split"))
+                wanted = splits is None or split_name in splits
+                if wanted and _is_number(record.get(x)) and _is_number(record.get(metric)):
+                    by_split.setdefault(split_name, []).append((record[x], record[metric]))
+            for split_name, points in by_split.items():
+                xs, ys = np.array(sorted(points), dtype=float).T
+                lines.append(((run_label, split_name, metric), xs, ys))
+    if not lines:
+        available = sorted(
+            {k for _, records in runs for r in records for k in r} - {"step", "epoch", "split", "time"}
+        )
+        raise UserError(
+            f"no records with metric(s) {', '.join(metrics)} and a {x!r} value"
+            + (f" for split(s) {', '.join(sorted(splits))}" if splits else "")
+            + f"; metrics present: {', '.join(available) or 'none'}"
+        )
+    varying = [len({names[i] for names, _, _ in lines}) > 1 for i in range(3)]
+    curves = []
+    for names, xs, ys in lines:
+        label = " ".join(name for name, shown in zip(names, varying, strict=True) if shown)
+        curves.append(Curve(label or names[2], xs, ys))
+    return curves
+
+
+def accuracy_curves(
+    sources: RunSource | Sequence[RunSource],
+    path: PathLike,
+    *,
+    metrics: Sequence[str] = ("accuracy",),
+    split: str | Sequence[str] | None = None,
+    x: str = "step",
+    labels: Sequence[str] | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write metric-versus-step (or epoch) curves of one or several runs on one figure.
+
+    The curves and their legend labels are those of :func:`metric_curves` (same arguments).
+    """
+    curves = metric_curves(sources, metrics=metrics, split=split, x=x, labels=labels)
+    fig, ax = _new_figure()
+    for curve in curves:
+        ax.plot(curve.x, curve.y, marker="o", markersize=3, label=curve.label)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    single = metrics if isinstance(metrics, str) else metrics[0] if len(metrics) == 1 else "value"
+    _label_axes(ax, xlabel or x, ylabel or single, title)
+    return _save(fig, path)
+
+
+def line_curves(
+    x: ArrayLike,
+    series: Mapping[str, ArrayLike],
+    path: PathLike,
+    *,
+    errors: Mapping[str, ArrayLike] | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write several labelled curves over one x axis (e.g. accuracy vs noise level for HP, GP and LP).
+
+    ``series`` maps a legend label to y values (same length as ``x``); ``errors`` optionally maps some of
+    those labels to symmetric error-bar half-widths (e.g. the standard deviation over seeds).
+    """
+    xs = _array(x, "x", ndim=1)
+    if not series:
+        raise UserError("line_curves needs at least one series")
+    unknown = sorted(set(errors or {}) - set(series))
+    if unknown:
+        raise UserError(f"errors given for unknown series {', '.join(unknown)}; series: {', '.join(series)}")
+    fig, ax = _new_figure()
+    for label, values in series.items():
+        ys = _array(values, f"series {label!r}", ndim=1)
+        if ys.shape != xs.shape:
+            raise UserError(f"series {label!r} has {ys.size} values but x has {xs.size}")
+        err = None if errors is None or label not in errors else _array(errors[label], f"errors {label!r}")
+        if err is not None and err.shape != xs.shape:
+            raise UserError(f"errors {label!r} has {err.size} values but x has {xs.size}")
+        ax.errorbar(xs, ys, yerr=err, marker="o", markersize=4, capsize=3, label=label)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    _label_axes(ax, xlabel, ylabel, title)
+    return _save(fig, path)
+
+
+# -- spikes ------------------------------------------------------------------------------------------
+
+
+def spike_raster(
+    spike_times: ArrayLike,
+    spike_ids: ArrayLike,
+    path: PathLike,
+    *,
+    n_neurons: int,
+    t_max_ms: float,
+    title: str | None = None,
+    marker_size: float = 6.0,
+) -> Path:
+    """Write a raster plot: one tick per spike at (time in ms, neuron index), for ``0 <= t <= t_max_ms``.
+
+    ``marker_size`` is the tick area in points², as in :meth:`matplotlib.axes.Axes.scatter`.
+    """
+    times = _array(spike_times, "spike_times", ndim=1)
+    ids = _array(spike_ids, "spike_ids", ndim=1)
+    if times.shape != ids.shape:
+        raise UserError(f"got {times.size} spike times but {ids.size} spike ids; they must pair up")
+    if n_neurons < 1 or not t_max_ms > 0:
+        raise UserError(f"n_neurons and t_max_ms must be positive, got {n_neurons} and {t_max_ms}")
+    if ids.size and (ids.min() < 0 or ids.max() >= n_neurons or np.any(ids != np.round(ids))):
+        raise UserError(f"spike ids must be integers in [0, {n_neurons}), got {ids.min():g}..{ids.max():g}")
+    if times.size and (times.min() < 0 or times.max() > t_max_ms):
+        raise UserError(
+            f"spike times must lie in [0, {t_max_ms:g}] ms, got {times.min():g}..{times.max():g} ms"
+        )
+    fig, ax = _new_figure()
+    ax.scatter(times, ids, s=marker_size, marker="|", color="black", linewidths=0.8)
+    ax.set_xlim(0, t_max_ms)
+    ax.set_ylim(-0.5, n_neurons - 0.5)
+    _label_axes(ax, "time (ms)", "neuron", title)
+    return _save(fig, path)
+
+
+def spike_events(spikes: ArrayLike, dt_ms: float) -> tuple[np.ndarray, np.ndarray]:
+    """(times in ms, neuron ids) of the non-zero entries of a ``(steps, neurons)`` spike matrix.
+
+    Events come in time order (ties by neuron id); step ``i`` is at ``i * dt_ms``.
+    """
+    s = _array(spikes, "spikes", ndim=2)
+    if not dt_ms > 0:
+        raise UserError(f"dt_ms must be a positive time step in ms, got {dt_ms}")
+    steps, ids = np.nonzero(s)
+    return steps * float(dt_ms), ids
+
+
+def spike_raster_matrix(
+    spikes: ArrayLike,
+    path: PathLike,
+    *,
+    dt_ms: float,
+    title: str | None = None,
+    marker_size: float = 6.0,
+) -> Path:
+    """Write a raster plot from a boolean ``(steps, neurons)`` spike matrix; step ``i`` is at ``i*dt_ms``."""
+    s = _array(spikes, "spikes", ndim=2)
+    times, ids = spike_events(s, dt_ms)
+    return spike_raster(
+        times,
+        ids,
+        path,
+        n_neurons=s.shape[1],
+        t_max_ms=s.shape[0] * dt_ms,
+        title=title,
+        marker_size=marker_size,
+    )
+
+
+# -- classification ----------------------------------------------------------------------------------
+
+
+def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, n_classes: int) -> np.ndarray:
+    """Counts ``cm[t, p]`` of samples of true class ``t`` predicted as ``p`` (int64, square)."""
+    true = np.asarray(y_true).ravel()
+    pred = np.asarray(y_pred).ravel()
+    if true.shape != pred.shape:
+        raise UserError(f"got {true.size} true labels but {pred.size} predictions; they must pair up")
+    if n_classes < 1:
+        raise UserError(f"n_classes must be positive, got {n_classes}")
+    for name, labels in (("true label", true), ("prediction", pred)):
+        bad = labels[(labels < 0) | (labels >= n_classes) | (labels != np.round(labels))]
+        if bad.size:
+            raise UserError(f"{name} {bad[0].item()!r} is not a class in 0..{n_classes - 1}")
+    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(cm, (true.astype(np.int64), pred.astype(np.int64)), 1)
+    return cm
+
+
+def plot_confusion(
+    cm: ArrayLike,
+    path: PathLike,
+    *,
+    class_names: Sequence[str] | None = None,
+    normalize: bool = False,
+    title: str | None = None,
+    cmap: str = "Blues",
+) -> Path:
+    """Write a confusion matrix (rows: true class, columns: predicted class), with per-cell values.
+
+    ``normalize`` divides each row by its total, so cells show the fraction of each true class.
+    Cell values are written only for up to 20 classes.
+    """
+    counts = _array(cm, "confusion matrix", ndim=2)
+    n = counts.shape[0]
+    if counts.shape != (n, n) or n == 0:
+        raise UserError(f"a confusion matrix must be square and non-empty, got shape {counts.shape}")
+    names = [str(i) for i in range(n)] if class_names is None else [str(c) for c in class_names]
+    if len(names) != n:
+        raise UserError(f"got {len(names)} class names for {n} classes")
+    if normalize:
+        totals = counts.sum(axis=1, keepdims=True)
+        counts = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    fig, ax = _new_figure()
+    image = ax.imshow(counts, cmap=cmap, vmin=0, interpolation="nearest")
+    fig.colorbar(image, ax=ax, label="fraction of true class" if normalize else "samples")
+    ax.set_xticks(range(n), names, rotation=90 if n > 10 else 0)
+    ax.set_yticks(range(n), names)
+    if n <= MAX_ANNOTATED_CLASSES:
+        threshold = counts.max() / 2
+        for (row, col), value in np.ndenumerate(counts):
+            text = f"{value:.2f}" if normalize else f"{value:.0f}"
+            ax.text(
+                col,
+                row,
+                text,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if value > threshold else "black",
+            )
+    _label_axes(ax, "predicted class", "true class", title)
+    return _save(fig, path)

@@ -1,0 +1,71 @@
+"""Import and export of the original sym-STDP text checkpoints (spec §5.3): ``gP2E``, ``gE2C``, ``theta``.
+
+Files are whitespace-separated decimal numbers (6 significant digits in the original):
+``gP2E`` holds 784 lines of ``n_hidden`` values (g[pixel][neuron]), ``gE2C`` ``n_hidden`` lines of 10 values,
+``theta`` one line of ``n_hidden`` values. Readers only count tokens, as the original's did.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from hybridsnn.atomic import write_text
+from hybridsnn.errors import CheckpointError
+
+TEXT_FILES = ("gP2E", "gE2C", "theta")
+
+
+def read_matrix(path: str | os.PathLike[str], shape: tuple[int, ...]) -> np.ndarray:
+    """Read ``prod(shape)`` whitespace-separated numbers from ``path`` into a float32 array."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"original checkpoint file {str(path)!r} does not exist")
+    try:
+        values = np.array(path.read_text().split(), dtype=np.float32)
+    except ValueError as exc:
+        raise CheckpointError(f"original checkpoint file {str(path)!r} holds a non-number ({exc})") from None
+    expected = int(np.prod(shape))
+    if values.size != expected:
+        raise CheckpointError(
+            f"original checkpoint file {str(path)!r} holds {values.size} numbers; "
+            f"a {'x'.join(map(str, shape))} network needs {expected}"
+        )
+    return values.reshape(shape)
+
+
+def write_matrix(path: str | os.PathLike[str], matrix: np.ndarray) -> Path:
+    """Write a 1-D or 2-D array as the original did: one row per line, values then a space, 6 digits."""
+    rows = np.atleast_2d(np.asarray(matrix, dtype=np.float64))
+    lines = ["".join(f"{v:.6g} " for v in row) for row in rows]
+    return write_text(path, "\n".join(lines) + "\n\n")
+
+
+def import_text_checkpoint(
+    folder: str | os.PathLike[str], n_hidden: int, n_input: int = 784, n_classes: int = 10
+) -> dict[str, np.ndarray]:
+    """Read ``gP2E``, ``theta`` and (when present) ``gE2C`` from ``folder``; keys p2e, theta, e2c."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(f"original checkpoint folder {str(folder)!r} does not exist")
+    arrays = {
+        "p2e": read_matrix(folder / "gP2E", (n_input, n_hidden)),
+        "theta": read_matrix(folder / "theta", (n_hidden,)),
+    }
+    if (folder / "gE2C").is_file():
+        arrays["e2c"] = read_matrix(folder / "gE2C", (n_hidden, n_classes))
+    return arrays
+
+
+def export_text_checkpoint(
+    folder: str | os.PathLike[str], p2e: np.ndarray, e2c: np.ndarray, theta: np.ndarray
+) -> list[Path]:
+    """Write ``gP2E``, ``gE2C`` and ``theta`` into ``folder`` in the original layout."""
+    folder = Path(folder)
+    return [
+        write_matrix(folder / "gP2E", p2e),
+        write_matrix(folder / "gE2C", e2c),
+        write_matrix(folder / "theta", np.asarray(theta).reshape(1, -1)),
+    ]

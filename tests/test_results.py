@@ -1,0 +1,139 @@
+"""Run directory, checkpoint format, atomic writes and the report table."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hybridsnn.atomic import atomic_path, write_json
+from hybridsnn.checkpoint import (
+    flatten_state,
+    load_checkpoint,
+    save_checkpoint,
+    unflatten_state,
+)
+from hybridsnn.errors import CheckpointError, UserError
+from hybridsnn.results import Run, find_runs, format_csv, format_markdown, read_metrics, report_rows
+
+
+def test_atomic_write_survives_exception(tmp_path):
+    target = tmp_path / "state.json"
+    write_json(target, {"version": 1})
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text('{"version": 2, "trunc')
+        raise RuntimeError("killed mid-write")
+    assert json.loads(target.read_text()) == {"version": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+
+
+def test_checkpoint_round_trip(tmp_path):
+    w = np.arange(12, dtype=np.float32).reshape(3, 4)
+    theta = np.full(4, 20.5, dtype=np.float32)
+    path = save_checkpoint(
+        tmp_path / "c.safetensors",
+        {"w": w, "theta": theta},
+        model="demo",
+        config={"neurons": 4},
+        extra={"samples_seen": 10},
+    )
+    ckpt = load_checkpoint(path, model="demo", expected_shapes={"w": (3, 4), "theta": (4,)})
+    np.testing.assert_array_equal(ckpt.tensors["w"], w)
+    np.testing.assert_array_equal(ckpt.tensors["theta"], theta)
+    assert ckpt.tensors["w"].dtype == np.float32
+    assert ckpt.config == {"neurons": 4}
+    assert ckpt.extra == {"samples_seen": 10}
+
+
+def test_checkpoint_refuses_other_model_and_shapes(tmp_path):
+    path = save_checkpoint(tmp_path / "c.safetensors", {"w": np.zeros((3, 4), np.float32)}, model="demo")
+    with pytest.raises(CheckpointError, match="model 'demo', not 'other'"):
+        load_checkpoint(path, model="other")
+    with pytest.raises(CheckpointError, match=r"shape \(3, 4\), the model expects \(4, 4\)"):
+        load_checkpoint(path, expected_shapes={"w": (4, 4)})
+    with pytest.raises(CheckpointError, match="lacks tensor 'theta'"):
+        load_checkpoint(path, expected_shapes={"theta": (4,)})
+
+
+def test_checkpoint_refuses_garbage_and_foreign_files(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
+    with pytest.raises(CheckpointError, match="not a readable safetensors"):
+        load_checkpoint(bad)
+    from safetensors.numpy import save_file
+
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"w": np.zeros(2, np.float32)}, str(foreign))
+    with pytest.raises(CheckpointError, match="not a hybridsnn checkpoint"):
+        load_checkpoint(foreign)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.safetensors")
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(bad)
+    assert "\n" not in str(info.value)
+
+
+def test_flatten_unflatten_nested_state():
+    state = {
+        "model": {"fc.weight": np.ones((2, 2)), "fc.bias": np.zeros(2)},
+        "optim": {
+            "state": {0: {"step": np.array(3.0), "exp_avg": np.ones(2)}},
+            "param_groups": [{"lr": 0.1}],
+        },
+        "epoch": 4,
+    }
+    tensors, scalars = flatten_state(state)
+    assert set(tensors) == {"model/fc.weight", "model/fc.bias", "optim/state/0/step", "optim/state/0/exp_avg"}
+    assert scalars == {"optim/param_groups": [{"lr": 0.1}], "epoch": 4}
+    back = unflatten_state(tensors, scalars)
+    assert back["optim"]["state"][0]["exp_avg"].shape == (2,)
+    assert back["epoch"] == 4 and back["optim"]["param_groups"] == [{"lr": 0.1}]
+    assert set(unflatten_state(tensors, scalars, prefix="model/")) == {"fc.weight", "fc.bias"}
+
+
+def test_run_directory_format_and_resume(tmp_path):
+    run = Run.create(
+        tmp_path, model="demo", task="toy", command="train", config={"seed": 3, "dataset": "xor"}
+    )
+    run.log_metrics(step=10, epoch=0.5, split="test", accuracy=0.75)
+    run.save_checkpoint("last", {"w": np.ones(3, np.float32)}, extra={"step": 10})
+    config = json.loads((run.path / "config.json").read_text())
+    assert config == {"model": "demo", "task": "toy", "command": "train", "seed": 3, "dataset": "xor"}
+    again = Run.resume(run.path)
+    again.log_metrics(step=20, epoch=1.0, split="test", accuracy=0.875)
+    records = read_metrics(run.path)
+    assert [(r["step"], r["split"], r["accuracy"]) for r in records] == [
+        (10, "test", 0.75),
+        (20, "test", 0.875),
+    ]
+    assert again.load_checkpoint("last").extra == {"step": 10}
+    results = again.finish({"accuracy": 0.875}, samples=100)
+    stored = json.loads((run.path / "results.json").read_text())
+    assert stored["metrics"] == {"accuracy": 0.875}
+    assert stored["model"] == "demo" and stored["dataset"] == "xor" and stored["seed"] == 3
+    assert stored["samples"] == 100 and stored["samples_per_s"] > 0
+    assert "numpy" in stored["versions"] and results["status"] == "completed"
+    with pytest.raises(UserError, match="already exists"):
+        Run.create(tmp_path, model="demo", task="toy", command="train", config={}, name=run.path.name)
+    with pytest.raises(UserError, match="not a run directory"):
+        Run.resume(tmp_path / "nothing")
+
+
+def test_report_table_over_runs(tmp_path):
+    for acc, engine in ((0.5, "numba"), (0.25, "genn")):
+        run = Run.create(
+            tmp_path / "out", model="demo", task="toy", command="test", config={"engine": engine, "seed": 1}
+        )
+        run.finish({"accuracy": acc, "confusion": [[1, 0], [0, 1]]}, samples=4)
+    runs = find_runs([tmp_path / "out"])
+    assert len(runs) == 2
+    columns, rows = report_rows(runs)
+    assert "accuracy" in columns and "confusion" not in columns
+    assert sorted(r["accuracy"] for r in rows) == [0.25, 0.5]
+    markdown = format_markdown(columns, rows)
+    assert markdown.count("\n") == 4 and "| numba |" in markdown.replace("|  |", "|")
+    csv_text = format_csv(columns, rows)
+    assert csv_text.splitlines()[0].startswith("run,model,task")
+    with pytest.raises(UserError, match="does not exist"):
+        find_runs([tmp_path / "nope"])
