@@ -39,7 +39,7 @@ def add_run_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         metavar="NAME",
         help="name of the run directory (default: <model>-<task>-<command>-<time>-<id>)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed of the run (default: 0)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the run (default: %(default)s)")
     parser.add_argument(
         "--data-root", default=None, metavar="DIR", help="dataset root (default: $HYBRIDSNN_DATA, else data/)"
     )

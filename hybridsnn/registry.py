@@ -48,3 +48,25 @@ def get_model(name: str) -> ModelInfo:
 def load_driver(name: str) -> ModuleType:
     """Import and return the driver module of system ``name``."""
     return importlib.import_module(get_model(name).module)
+
+
+register(
+    ModelInfo(
+        "sym-stdp",
+        "hybridsnn.models.sym_stdp",
+        "symmetric STDP + teacher layer (Hao et al. 2020), MNIST / Fashion-MNIST",
+        ("classification",),
+        "GeNN models",
+    )
+)
+
+
+register(
+    ModelInfo(
+        "dsl",
+        "hybridsnn.models.dsl",
+        "Deep Spike Learning with local classifiers (ELL/BELL/FELL; Ma et al. 2022)",
+        ("classification",),
+        "torch",
+    )
+)

@@ -1,0 +1,451 @@
+"""The ``genn`` engine: the same plain-data models and API, run by a real ``pygenn.GeNNModel``.
+
+Each :mod:`genn_models` definition becomes a PyGeNN model through ``create_*_model`` with its code
+strings unchanged. GeNN's transpiler reports code errors only in its log, so the build captures the log
+and raises a :class:`UserError` quoting the error lines.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pygenn
+from pygenn.genn_model import backend_modules
+
+from genn_models.base import NeuronModel, PostsynapticModel, SparseConnectivity, WeightUpdateModel
+from hybridsnn.errors import UserError, unknown_choice
+from hybridsnn.sim import spec
+from hybridsnn.sim.kernel_cache import default_cache_dir
+
+_CONVERTED: dict[int, tuple[Any, Any]] = {}
+
+
+def _access(value: str) -> Any:
+    return getattr(pygenn.VarAccess, value)
+
+
+def _vars(decls: Any) -> list[tuple[str, str, Any]]:
+    return [(v.name, v.type, _access(v.access)) for v in decls]
+
+
+def _refs(decls: Any) -> list[tuple[str, str, Any]]:
+    return [(r.name, r.type, getattr(pygenn.VarAccessMode, r.access)) for r in decls]
+
+
+def _common(model: Any) -> dict[str, Any]:
+    return {
+        "params": [(p.name, p.type) for p in model.params],
+        "derived_params": [(d.name, d.func, d.type) for d in model.derived_params],
+    }
+
+
+def to_pygenn(model: Any) -> Any:
+    """The PyGeNN model object for a :mod:`genn_models` definition (created once per definition)."""
+    cached = _CONVERTED.get(id(model))
+    if cached is not None and cached[0] is model:
+        return cached[1]
+    code = {k: (v if v.strip() else None) for k, v in model.code().items()}
+    egps = [(e.name, e.type) for e in getattr(model, "extra_global_params", ())]
+    if isinstance(model, NeuronModel):
+        converted = pygenn.create_neuron_model(
+            model.name,
+            vars=_vars(model.vars),
+            extra_global_params=egps,
+            auto_refractory_required=model.auto_refractory_required,
+            **_common(model),
+            **code,
+        )
+    elif isinstance(model, PostsynapticModel):
+        converted = pygenn.create_postsynaptic_model(
+            model.name,
+            vars=_vars(model.vars),
+            neuron_var_refs=_refs(model.neuron_var_refs),
+            extra_global_params=egps,
+            **_common(model),
+            **code,
+        )
+    elif isinstance(model, WeightUpdateModel):
+        converted = pygenn.create_weight_update_model(
+            model.name,
+            vars=_vars(model.vars),
+            pre_vars=_vars(model.pre_vars),
+            post_vars=_vars(model.post_vars),
+            pre_neuron_var_refs=_refs(model.pre_neuron_var_refs),
+            post_neuron_var_refs=_refs(model.post_neuron_var_refs),
+            extra_global_params=egps,
+            **_common(model),
+            **code,
+        )
+    elif isinstance(model, SparseConnectivity):
+        converted = pygenn.create_sparse_connect_init_snippet(
+            model.name,
+            calc_max_row_len_func=model.calc_max_row_len_func,
+            calc_max_col_len_func=model.calc_max_col_len_func,
+            **_common(model),
+            **code,
+        )
+    else:
+        raise UserError(f"not a genn_models definition: {model!r}")
+    _CONVERTED[id(model)] = (model, converted)
+    return converted
+
+
+def _values(values: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for name, value in values.items():
+        if isinstance(value, spec.VarInit):
+            out[name] = pygenn.init_var(value.snippet, dict(value.params))
+        elif isinstance(value, (np.ndarray, list, tuple)):
+            out[name] = np.asarray(value).reshape(-1)
+        else:
+            out[name] = value
+    return out
+
+
+@contextmanager
+def _captured_output() -> Iterator[list[str]]:
+    """Collect what GeNN's C++ code prints to stdout/stderr (file descriptors 1 and 2)."""
+    lines: list[str] = []
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+            log.seek(0)
+            lines.extend(log.read().decode(errors="replace").splitlines())
+
+
+def _genn_error(lines: list[str], exc: BaseException) -> UserError:
+    errors = [
+        re.sub(r"^.*?\[GeNN::[^\]]*\]\s*", "", line).strip() for line in lines if "error" in line.lower()
+    ]
+    detail = "; ".join(dict.fromkeys(e for e in errors if e)) or str(exc) or type(exc).__name__
+    return UserError(f"GeNN could not build the model: {detail}")
+
+
+class _Wrapped:
+    """Forwards attribute access to the wrapped PyGeNN group."""
+
+    def __init__(self, group: Any, name: str) -> None:
+        self._group = group
+        self.name = name
+
+    @property
+    def vars(self) -> Any:
+        """Variables (PyGeNN objects with view, values, push_to_device, pull_from_device)."""
+        return self._group.vars
+
+    def _set_dynamic(self, name: str, value: float) -> None:
+        try:
+            self._group.set_dynamic_param_value(name, value)
+        except (KeyError, IndexError, RuntimeError):
+            raise UserError(
+                f"population {self.name!r}: param {name!r} is not dynamic; call set_param_dynamic / "
+                f"set_wu_param_dynamic / set_ps_param_dynamic before build"
+            ) from None
+
+
+class GennNeuronPopulation(_Wrapped):
+    """A PyGeNN neuron group behind the engine-neutral API."""
+
+    def __init__(self, group: Any, name: str, num_neurons: int, model: NeuronModel) -> None:
+        super().__init__(group, name)
+        self.num_neurons = num_neurons
+        self.model = model
+
+    @property
+    def extra_global_params(self) -> Any:
+        """Extra global parameters (``set_init_values`` before load, then ``view``/``push_to_device``)."""
+        return self._group.extra_global_params
+
+    @property
+    def spike_recording_enabled(self) -> bool:
+        """Record this population's spikes (set before build)."""
+        return self._group.spike_recording_enabled
+
+    @spike_recording_enabled.setter
+    def spike_recording_enabled(self, value: bool) -> None:
+        self._group.spike_recording_enabled = bool(value)
+
+    def set_param_dynamic(self, name: str, dynamic: bool = True) -> None:
+        """Make param ``name`` changeable at run time."""
+        names = [p.name for p in self.model.params]
+        if name not in names:
+            raise unknown_choice(f"neuron param of population {self.name!r}", name, names)
+        self._group.set_param_dynamic(name, dynamic)
+
+    def set_dynamic_param_value(self, name: str, value: float) -> None:
+        """New value of a dynamic param."""
+        self._set_dynamic(name, value)
+
+    @property
+    def spike_recording_data(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per batch copy: (spike times in ms, neuron ids)."""
+        return self._group.spike_recording_data
+
+
+class GennSynapsePopulation(_Wrapped):
+    """A PyGeNN synapse group behind the engine-neutral API."""
+
+    def __init__(
+        self,
+        group: Any,
+        name: str,
+        matrix_type: str,
+        src: GennNeuronPopulation,
+        trg: GennNeuronPopulation,
+        wu: spec.WeightUpdateInit,
+        ps: spec.PostsynapticInit,
+    ) -> None:
+        super().__init__(group, name)
+        self.matrix_type = matrix_type
+        self.src, self.trg = src, trg
+        self.wu, self.ps = wu, ps
+
+    @property
+    def pre_vars(self) -> Any:
+        """Presynaptic weight-update variables."""
+        return self._group.pre_vars
+
+    @property
+    def post_vars(self) -> Any:
+        """Postsynaptic weight-update variables."""
+        return self._group.post_vars
+
+    @property
+    def psm_vars(self) -> Any:
+        """Postsynaptic model variables."""
+        return self._group.psm_vars
+
+    @property
+    def extra_global_params(self) -> Any:
+        """Weight-update extra global parameters."""
+        return self._group.extra_global_params
+
+    @property
+    def psm_extra_global_params(self) -> Any:
+        """Postsynaptic-model extra global parameters."""
+        return self._group.psm_extra_global_params
+
+    @property
+    def out_post(self) -> Any:
+        """The postsynaptic input accumulator (``inSyn``)."""
+        return self._group.out_post
+
+    def _dynamic(self, model: Any, name: str, dynamic: bool, setter: Any, what: str) -> None:
+        names = [p.name for p in model.params]
+        if name not in names:
+            raise unknown_choice(f"{what} param of population {self.name!r}", name, names)
+        setter(name, dynamic)
+
+    def set_wu_param_dynamic(self, name: str, dynamic: bool = True) -> None:
+        """Make weight-update param ``name`` changeable at run time."""
+        self._dynamic(self.wu.model, name, dynamic, self._group.set_wu_param_dynamic, "weight update")
+
+    def set_ps_param_dynamic(self, name: str, dynamic: bool = True) -> None:
+        """Make postsynaptic-model param ``name`` changeable at run time."""
+        self._dynamic(self.ps.model, name, dynamic, self._group.set_ps_param_dynamic, "postsynaptic")
+
+    def set_dynamic_param_value(self, name: str, value: float) -> None:
+        """New value of a dynamic weight-update or postsynaptic param."""
+        self._set_dynamic(name, value)
+
+    def set_sparse_connections(self, pre_indices: Any, post_indices: Any) -> None:
+        """Give SPARSE connectivity as index pairs (before load)."""
+        self._group.set_sparse_connections(np.asarray(pre_indices), np.asarray(post_indices))
+
+    def get_sparse_pre_inds(self) -> np.ndarray:
+        """Presynaptic index of each synapse (SPARSE)."""
+        self._group.pull_connectivity_from_device()
+        return np.asarray(self._group.get_sparse_pre_inds())
+
+    def get_sparse_post_inds(self) -> np.ndarray:
+        """Postsynaptic index of each synapse (SPARSE)."""
+        self._group.pull_connectivity_from_device()
+        return np.asarray(self._group.get_sparse_post_inds())
+
+
+class GennModel:
+    """A ``pygenn.GeNNModel`` (``optimize_code=True``) behind the engine-neutral API."""
+
+    engine = "genn"
+
+    def __init__(
+        self,
+        name: str,
+        precision: str = "float",
+        dt: float = 0.5,
+        seed: int = 0,
+        backend: str | None = None,
+        batch_size: int = 1,
+        build_dir: str | Path | None = None,
+        time_precision: str | None = None,
+    ) -> None:
+        backends = list(backend_modules)
+        backend = backend or ("cuda" if "cuda" in backends else "single_threaded_cpu")
+        if backend not in backends:
+            raise unknown_choice("GeNN backend", backend, backends)
+        if backend == "single_threaded_cpu" and batch_size != 1:
+            raise UserError(
+                "GeNN's single_threaded_cpu backend only runs batch_size 1; use the numba engine "
+                "or the cuda backend for batches"
+            )
+        self.name = name
+        self.backend = backend
+        self.precision = precision
+        self.batch_size = int(batch_size)
+        self.build_dir = Path(build_dir) if build_dir is not None else default_cache_dir()
+        self._model = pygenn.GeNNModel(
+            precision, name, backend=backend, time_precision=time_precision, optimize_code=True
+        )
+        self._model.dt = float(dt)
+        self._model.seed = int(seed)
+        self._model.batch_size = self.batch_size
+        self.neuron_populations: dict[str, GennNeuronPopulation] = {}
+        self.synapse_populations: dict[str, GennSynapsePopulation] = {}
+        self.build_info: dict[str, Any] = {}
+
+    @property
+    def dt(self) -> float:
+        """Timestep (ms)."""
+        return self._model.dt
+
+    @property
+    def seed(self) -> int:
+        """Seed of GeNN's random number generators."""
+        return self._model.seed
+
+    def add_neuron_population(
+        self,
+        pop_name: str,
+        num_neurons: int,
+        neuron: Any,
+        params: Mapping[str, float] | None = None,
+        vars: Mapping[str, Any] | None = None,
+    ) -> GennNeuronPopulation:
+        """Add ``num_neurons`` neurons of model ``neuron``."""
+        model = spec.resolve_neuron_model(neuron)
+        where = f"neuron population {pop_name!r}"
+        params = spec.check_params(model, params or {}, where)
+        values = spec.check_values(model.vars, vars or {}, where)
+        group = self._model.add_neuron_population(
+            pop_name, int(num_neurons), to_pygenn(model), params, _values(values)
+        )
+        pop = GennNeuronPopulation(group, pop_name, int(num_neurons), model)
+        self.neuron_populations[pop_name] = pop
+        return pop
+
+    def add_synapse_population(
+        self,
+        pop_name: str,
+        matrix_type: str,
+        source: GennNeuronPopulation,
+        target: GennNeuronPopulation,
+        weight_update_init: spec.WeightUpdateInit,
+        postsynaptic_init: spec.PostsynapticInit,
+        connectivity_init: spec.ConnectivityInit | None = None,
+    ) -> GennSynapsePopulation:
+        """Connect ``source`` to ``target`` ("DENSE" or "SPARSE")."""
+        if matrix_type not in spec.MATRIX_TYPES:
+            raise unknown_choice("matrix type", matrix_type, spec.MATRIX_TYPES)
+        where = f"synapse population {pop_name!r}"
+        wu, ps = weight_update_init, postsynaptic_init
+        spec.check_params(wu.model, wu.params, where + " weight update")
+        spec.check_params(ps.model, ps.params, where + " postsynaptic")
+        pre_refs = spec.check_var_refs(wu.model.pre_neuron_var_refs, wu.pre_var_refs, source, where)
+        post_refs = spec.check_var_refs(wu.model.post_neuron_var_refs, wu.post_var_refs, target, where)
+        ps_refs = spec.check_var_refs(ps.model.neuron_var_refs, ps.var_refs, target, where)
+        wu_init = pygenn.init_weight_update(
+            to_pygenn(wu.model),
+            wu.params,
+            _values(spec.check_values(wu.model.vars, wu.vars, where)),
+            _values(spec.check_values(wu.model.pre_vars, wu.pre_vars, where, "pre variable")),
+            _values(spec.check_values(wu.model.post_vars, wu.post_vars, where, "post variable")),
+            {k: pygenn.create_var_ref(source._group, r.var) for k, r in pre_refs.items()},
+            {k: pygenn.create_var_ref(target._group, r.var) for k, r in post_refs.items()},
+        )
+        ps_init = pygenn.init_postsynaptic(
+            to_pygenn(ps.model),
+            ps.params,
+            _values(spec.check_values(ps.model.vars, ps.vars, where, "postsynaptic variable")),
+            {k: pygenn.create_var_ref(target._group, r.var) for k, r in ps_refs.items()},
+        )
+        conn = None
+        if connectivity_init is not None:
+            conn = pygenn.init_sparse_connectivity(
+                to_pygenn(connectivity_init.snippet), connectivity_init.params
+            )
+        group = self._model.add_synapse_population(
+            pop_name, matrix_type, source._group, target._group, wu_init, ps_init, conn
+        )
+        sg = GennSynapsePopulation(group, pop_name, matrix_type, source, target, wu, ps)
+        self.synapse_populations[pop_name] = sg
+        return sg
+
+    def build(self) -> None:
+        """Generate and compile the GeNN model under ``build_dir/genn`` (lazy: unchanged models reuse it)."""
+        path = self.build_dir / "genn"
+        path.mkdir(parents=True, exist_ok=True)
+        with _captured_output() as lines:
+            try:
+                self._model.build(path_to_model=str(path))
+                failed = None
+            except Exception as exc:  # GeNN raises an empty RuntimeError; details are in its log
+                failed = exc
+        if failed is not None:
+            raise _genn_error(lines, failed) from None
+        self.build_info = {"build_dir": str(path / f"{self.name}_CODE")}
+
+    def load(self, num_recording_timesteps: int | None = None) -> None:
+        """Allocate and initialise the model (``num_recording_timesteps`` sizes spike recording)."""
+        self._model.load(num_recording_timesteps=num_recording_timesteps)
+
+    def step_time(self) -> None:
+        """Advance one timestep."""
+        self._model.step_time()
+
+    def run(self, n_steps: int) -> None:
+        """Advance ``n_steps`` timesteps."""
+        step = self._model.step_time
+        for _ in range(int(n_steps)):
+            step()
+
+    @property
+    def timestep(self) -> int:
+        """Number of timesteps simulated so far."""
+        return self._model.timestep
+
+    @timestep.setter
+    def timestep(self, value: int) -> None:
+        self._model.timestep = int(value)
+
+    @property
+    def t(self) -> float:
+        """Simulation time (ms)."""
+        return self._model.t
+
+    def pull_recording_buffers_from_device(self) -> None:
+        """Copy the spike recording buffers to the host."""
+        self._model.pull_recording_buffers_from_device()
+
+    def unload(self) -> None:
+        """Free the model's memory."""
+        self._model.unload()

@@ -1,0 +1,383 @@
+"""The sym-STDP network on the GeNN model layer (spec §2, §13.4-§13.5): building it and presenting images.
+
+Two networks share the neuron models of ``genn_models.sym_stdp``:
+
+* :class:`TrainingNetwork` (one copy, plastic): P2E and E2C learn with symmetric STDP, θ adapts, the output
+  layer is a Poisson teacher; weights are column-normalised on the host before every attempt.
+* :class:`InferenceNetwork` (``batch`` independent copies, frozen): static P2E/E2C weights shared by all
+  copies, θ fixed, the output layer integrates its input as LIF neurons. It evaluates a test set with many
+  images in flight (numba ``prange`` on the numba engine, ``batch_size`` on GeNN/CUDA).
+
+Times in ms, voltages in mV, rates in Hz.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from genn_models import sym_stdp as models
+from hybridsnn.sim import (
+    create_model,
+    create_var_ref,
+    init_postsynaptic,
+    init_sparse_connectivity,
+    init_weight_update,
+)
+from hybridsnn.symstdp.config import SymStdpConfig
+
+POI_PARAMS = {"Vspike": 20.0, "Vrest": -60.0}
+INH_PARAMS = {"TV": 10.0, "Vrest": -60.0, "Vreset": -45.0, "Vthresh": -40.0, "Refrac": 2.0}
+CLA_PARAMS = {"TV": 10.0, "Vrest": -60.0, "Vreset": -45.0, "Vthresh": -40.0, "Vspike": 20.0}
+E2C_TAU_MS, P2E_TAU_MS, E2I_TAU_MS, I2E_TAU_MS = 1.0, 1.0, 1.0, 2.0
+INHIBITORY_REVERSAL_MV = -100.0
+
+
+def exc_params(config: SymStdpConfig, frozen: int) -> dict[str, float]:
+    """Parameters of the hidden excitatory neurons (§2.4.2); ``frozen`` = 1 keeps θ constant."""
+    return {
+        "TV": 100.0, "Vrest": -65.0, "Vreset": -65.0, "Vthresh": config.v_thresh, "Refrac": 2.0,
+        "Ttheta": config.t_theta, "theta_plus": config.theta_plus, "offset": 20.0, "frozen": frozen,
+    }  # fmt: skip
+
+
+def initial_weights(config: SymStdpConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Initial P2E (n_input, n_hidden) and E2C (n_hidden, n_classes) weights, U{0, 0.001, ..., 0.299}."""
+    p2e = rng.integers(0, 300, (config.n_input, config.n_hidden)) / 1000.0
+    e2c = rng.integers(0, 300, (config.n_hidden, config.n_classes)) / 1000.0
+    return p2e.astype(np.float32), e2c.astype(np.float32)
+
+
+def input_probability(images: np.ndarray, intensity: np.ndarray | float, dt: float) -> np.ndarray:
+    """Per-step spike probability of the input neurons: pixel / 8 * intensity Hz, times dt (§2.6)."""
+    rate_hz = np.asarray(images, np.float32) / 8.0 * np.asarray(intensity, np.float32)[..., None]
+    return (rate_hz / 1000.0 * dt).astype(np.float32)
+
+
+def normalise_columns(weights: np.ndarray, column_sum: float) -> None:
+    """Scale each column (the incoming weights of one postsynaptic neuron) to sum ``column_sum``, in place."""
+    sums = weights.sum(axis=0, keepdims=True)
+    np.divide(column_sum, sums, out=sums, where=sums > 0)
+    weights *= sums
+
+
+def _cond(tau: float, reversal: float, post: Any) -> Any:
+    return init_postsynaptic(
+        "ExpCond", {"tau": tau, "E": reversal}, var_refs={"V": create_var_ref(post, "V")}
+    )
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """Which engine runs a network: ``numba`` or ``genn``, the GeNN backend and GeNN's build folder."""
+
+    engine: str = "numba"
+    backend: str | None = None
+    build_dir: str | None = None
+
+
+@dataclass
+class _Core:
+    """The populations and fixed lateral-inhibition projections both networks share."""
+
+    model: Any
+    poi: Any
+    exc: Any
+    inh: Any
+    cla: Any
+
+
+def _build_core(
+    config: SymStdpConfig,
+    *,
+    name: str,
+    engine: EngineChoice,
+    seed: int,
+    batch_size: int,
+    frozen: int,
+    teach: int,
+    theta: np.ndarray,
+) -> _Core:
+    model = create_model(
+        name,
+        engine=engine.engine,
+        backend=engine.backend,
+        build_dir=engine.build_dir,
+        precision="float",
+        dt=config.dt,
+        seed=seed,
+        batch_size=batch_size,
+    )
+    n = config.n_hidden
+    poi = model.add_neuron_population(
+        "PPoi", config.n_input, models.PoissonInput, POI_PARAMS, {"V": -60.0, "p": 0.0}
+    )
+    exc = model.add_neuron_population(
+        "PExc",
+        n,
+        models.LIFExc,
+        exc_params(config, frozen),
+        {"V": -105.0, "theta": theta, "timer": 10.0, "count": 0},
+    )
+    inh = model.add_neuron_population("PInh", n, models.LIFInh, INH_PARAMS, {"V": -100.0, "timer": 10.0})
+    cla = model.add_neuron_population(
+        "PCla",
+        config.n_classes,
+        models.LIFCla,
+        {**CLA_PARAMS, "teach": teach},
+        {"V": -100.0, "p": 0.0, "count": 0},
+    )
+    model.add_synapse_population(
+        "E2I",
+        "SPARSE",
+        exc,
+        inh,
+        init_weight_update("StaticPulseConstantWeight", {"g": config.g_e2i}),
+        _cond(E2I_TAU_MS, 0.0, inh),
+        init_sparse_connectivity("OneToOne"),
+    )
+    model.add_synapse_population(
+        "I2E",
+        "SPARSE",
+        inh,
+        exc,
+        init_weight_update("StaticPulseConstantWeight", {"g": config.g_i2e}),
+        _cond(I2E_TAU_MS, INHIBITORY_REVERSAL_MV, exc),
+        init_sparse_connectivity("AllButSelf"),
+    )
+    return _Core(model, poi, exc, inh, cla)
+
+
+def _stdp(nu: float, g_max: float, config: SymStdpConfig) -> dict[str, float]:
+    return {
+        "nu_pre": nu,
+        "nu_post": nu,
+        "g_max": g_max,
+        "a_plus": config.a_plus,
+        "a_minus": config.a_minus,
+        "tau_pre": config.tau_trace,
+        "tau_post": config.tau_trace,
+        "learn": 1,
+    }
+
+
+class TrainingNetwork:
+    """One plastic copy of the network (§2-§3): STDP on P2E (unless ``plastic_hidden`` is False) and E2C."""
+
+    def __init__(
+        self,
+        config: SymStdpConfig,
+        p2e: np.ndarray,
+        e2c: np.ndarray,
+        theta: np.ndarray,
+        *,
+        engine: EngineChoice,
+        seed: int,
+        plastic_hidden: bool = True,
+    ) -> None:
+        self.config = config
+        self.plastic_hidden = plastic_hidden
+        core = _build_core(
+            config,
+            name=f"symstdp_train_{config.n_hidden}",
+            engine=engine,
+            seed=seed,
+            batch_size=1,
+            frozen=0 if plastic_hidden else 1,
+            teach=1,
+            theta=theta,
+        )
+        self.model, self.poi, self.exc, self.cla = core.model, core.poi, core.exc, core.cla
+        self.p2e = self.model.add_synapse_population(
+            "P2E",
+            "DENSE",
+            self.poi,
+            self.exc,
+            init_weight_update(
+                models.SymSTDP,
+                _stdp(config.nu_p2e, config.g_p2e_max, config),
+                {"g": p2e.ravel()},
+                {"x": 1.0},
+                {"y": 1.0},
+            ),
+            _cond(P2E_TAU_MS, 0.0, self.exc),
+        )
+        self.e2c = self.model.add_synapse_population(
+            "E2C",
+            "DENSE",
+            self.exc,
+            self.cla,
+            init_weight_update(
+                models.SymSTDP,
+                _stdp(config.nu_e2c, config.g_e2c_max, config),
+                {"g": e2c.ravel()},
+                {"x": 1.0},
+                {"y": 1.0},
+            ),
+            _cond(E2C_TAU_MS, 0.0, self.cla),
+        )
+        self.p2e.set_wu_param_dynamic("learn")
+        self.model.build()
+        self.model.load()
+        self.p2e.set_dynamic_param_value("learn", 1 if plastic_hidden else 0)
+
+    # -- weights -------------------------------------------------------------------------------------
+    def weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Copies of the current P2E (n_input, n_hidden), E2C (n_hidden, n_classes) weights and θ (mV)."""
+        c = self.config
+        for var in (self.p2e.vars["g"], self.e2c.vars["g"], self.exc.vars["theta"]):
+            var.pull_from_device()
+        return (
+            self.p2e.vars["g"].view.reshape(c.n_input, c.n_hidden).copy(),
+            self.e2c.vars["g"].view.reshape(c.n_hidden, c.n_classes).copy(),
+            self.exc.vars["theta"].view.reshape(c.n_hidden).copy(),
+        )
+
+    def _normalise(self, synapses: Any, shape: tuple[int, int], column_sum: float) -> None:
+        var = synapses.vars["g"]
+        var.pull_from_device()
+        normalise_columns(var.view.reshape(shape), column_sum)
+        var.push_to_device()
+
+    # -- one sample ------------------------------------------------------------------------------------
+    def attempt(self, image: np.ndarray, label: int, intensity: float) -> np.ndarray:
+        """One 350 ms presentation with the teacher on ``label``, then 150 ms rest; hidden spike counts."""
+        c = self.config
+        self._set(self.cla, "p", np.where(np.arange(c.n_classes) == label, c.teacher_hz / 1000.0 * c.dt, 0.0))
+        self._normalise(self.e2c, (c.n_hidden, c.n_classes), c.e2c_column_sum)
+        self._normalise(self.p2e, (c.n_input, c.n_hidden), c.p2e_norm)
+        self._set(self.poi, "p", input_probability(image.reshape(-1), intensity, c.dt))
+        self._set(self.exc, "count", 0)
+        self.model.run(c.present_steps)
+        self.exc.vars["count"].pull_from_device()
+        counts = self.exc.vars["count"].view.reshape(-1).copy()
+        self._set(self.poi, "p", 0.0)
+        self._set(self.cla, "p", 0.0)
+        self.model.run(c.rest_steps)
+        return counts
+
+    @staticmethod
+    def _set(population: Any, var: str, value: Any) -> None:
+        population.vars[var].view[...] = value
+        population.vars[var].push_to_device()
+
+    def learn_sample(self, image: np.ndarray, label: int) -> tuple[np.ndarray, int]:
+        """Present one training sample with the retry rule (§2.6); hidden counts of the last try, attempts."""
+        c = self.config
+        intensity = c.intensity_start
+        attempts = 0
+        while True:
+            counts = self.attempt(image, label, intensity)
+            attempts += 1
+            if counts.sum() >= c.min_hidden_spikes or intensity >= c.intensity_max:
+                return counts, attempts
+            intensity += 1.0
+
+
+class InferenceNetwork:
+    """``batch`` frozen copies that classify images in parallel; each copy retries on its own (§2.6)."""
+
+    def __init__(self, config: SymStdpConfig, *, engine: EngineChoice, seed: int, batch: int) -> None:
+        self.config = config
+        self.batch = batch
+        zero_theta = np.full(config.n_hidden, config.theta_init, np.float32)
+        core = _build_core(
+            config,
+            name=f"symstdp_infer_{config.n_hidden}_b{batch}",
+            engine=engine,
+            seed=seed,
+            batch_size=batch,
+            frozen=1,
+            teach=0,
+            theta=zero_theta,
+        )
+        self.model, self.poi, self.exc, self.cla = core.model, core.poi, core.exc, core.cla
+        self.p2e = self.model.add_synapse_population(
+            "P2E",
+            "DENSE",
+            self.poi,
+            self.exc,
+            init_weight_update(
+                "StaticPulse", vars={"g": np.zeros(config.n_input * config.n_hidden, np.float32)}
+            ),
+            _cond(P2E_TAU_MS, 0.0, self.exc),
+        )
+        self.e2c = self.model.add_synapse_population(
+            "E2C",
+            "DENSE",
+            self.exc,
+            self.cla,
+            init_weight_update(
+                "StaticPulse", vars={"g": np.zeros(config.n_hidden * config.n_classes, np.float32)}
+            ),
+            _cond(E2C_TAU_MS, 0.0, self.cla),
+        )
+        self.model.build()
+        self.model.load()
+
+    def load_weights(self, p2e: np.ndarray, e2c: np.ndarray, theta: np.ndarray) -> None:
+        """Install trained weights (P2E column-normalised as before every attempt) and θ in every copy."""
+        c = self.config
+        p2e = np.array(p2e, np.float32, copy=True)
+        normalise_columns(p2e, c.p2e_norm)
+        self.p2e.vars["g"].view[...] = p2e.ravel()
+        self.e2c.vars["g"].view[...] = np.asarray(e2c, np.float32).ravel()
+        self.exc.vars["theta"].view[...] = np.asarray(theta, np.float32).reshape(-1)
+        for var in (self.p2e.vars["g"], self.e2c.vars["g"], self.exc.vars["theta"]):
+            var.push_to_device()
+
+    def _view(self, population: Any, var: str) -> np.ndarray:
+        return population.vars[var].view.reshape(self.batch, -1)
+
+    def classify(
+        self, images: np.ndarray, progress: Callable[[int], None] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Hidden counts (n, n_hidden), output counts (n, n_classes) and attempts (n,) for ``images``.
+
+        Images stream through the copies: a copy whose hidden layer fired fewer than ``min_hidden_spikes``
+        retries with intensity + 1 (up to ``intensity_max``), otherwise it takes the next image.
+        """
+        c = self.config
+        flat = np.asarray(images).reshape(len(images), -1)
+        n = len(flat)
+        hidden = np.zeros((n, c.n_hidden), np.int64)
+        output = np.zeros((n, c.n_classes), np.int64)
+        attempts = np.zeros(n, np.int64)
+        slot_image = np.full(self.batch, -1)
+        intensity = np.full(self.batch, c.intensity_start, np.float32)
+        next_image = 0
+        while True:
+            for slot in np.flatnonzero(slot_image < 0):
+                if next_image < n:
+                    slot_image[slot], intensity[slot] = next_image, c.intensity_start
+                    next_image += 1
+            busy = slot_image >= 0
+            if not busy.any():
+                break
+            pixels = np.where(busy[:, None], flat[np.maximum(slot_image, 0)], 0)
+            self._view(self.poi, "p")[...] = input_probability(pixels, intensity, c.dt)
+            self.poi.vars["p"].push_to_device()
+            for pop in (self.exc, self.cla):
+                self._view(pop, "count")[...] = 0
+                pop.vars["count"].push_to_device()
+            self.model.run(c.present_steps)
+            for pop in (self.exc, self.cla):
+                pop.vars["count"].pull_from_device()
+            exc_counts, cla_counts = self._view(self.exc, "count"), self._view(self.cla, "count")
+            self._view(self.poi, "p")[...] = 0.0
+            self.poi.vars["p"].push_to_device()
+            self.model.run(c.rest_steps)
+            for slot in np.flatnonzero(busy):
+                image = slot_image[slot]
+                attempts[image] += 1
+                if exc_counts[slot].sum() < c.min_hidden_spikes and intensity[slot] < c.intensity_max:
+                    intensity[slot] += 1.0
+                    continue
+                hidden[image], output[image] = exc_counts[slot], cla_counts[slot]
+                slot_image[slot] = -1
+                if progress is not None:
+                    progress(1)
+        return hidden, output, attempts

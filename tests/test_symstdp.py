@@ -1,0 +1,248 @@
+"""sym-STDP on the numba engine: neuron dynamics against hand values, a short train/test run, checkpoints
+in both formats, plots, reproducibility and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import require_dataset
+
+from genn_models import sym_stdp as models
+from hybridsnn import cli
+from hybridsnn.checkpoint import save_checkpoint
+from hybridsnn.sim import create_model, init_postsynaptic, init_weight_update
+from hybridsnn.symstdp.config import make_config
+from hybridsnn.symstdp.network import CLA_PARAMS, POI_PARAMS, exc_params, input_probability
+
+CONFIG = make_config("mnist", 100)
+
+
+def _driven_exc(frozen: int, steps: int) -> tuple[np.ndarray, float]:
+    """One excitatory neuron kicked far above threshold every step; its spike steps and final θ."""
+    model = create_model(f"sym_exc_{frozen}", engine="numba", dt=0.5, seed=1)
+    drive = model.add_neuron_population("drive", 1, "PoissonRate", {}, {"rate": 1e7})  # spikes every step
+    exc = model.add_neuron_population(
+        "exc",
+        1,
+        models.LIFExc,
+        exc_params(CONFIG, frozen),
+        {"V": -65.0, "theta": 20.0, "timer": 10.0, "count": 0},
+    )
+    model.add_synapse_population(
+        "kick",
+        "DENSE",
+        drive,
+        exc,
+        init_weight_update("StaticPulseConstantWeight", {"g": 1e5}),
+        init_postsynaptic("DeltaCurr"),
+    )
+    exc.spike_recording_enabled = True
+    model.build()
+    model.load(num_recording_timesteps=steps)
+    model.run(steps)
+    model.pull_recording_buffers_from_device()
+    times, _ = exc.spike_recording_data[0]
+    exc.vars["theta"].pull_from_device()
+    return np.round(np.asarray(times) / 0.5).astype(int), float(exc.vars["theta"].view.reshape(-1)[0])
+
+
+def test_excitatory_refractory_gap_and_theta_float32():
+    steps, theta = _driven_exc(frozen=0, steps=14)
+    # Input arrives one step after the driver's spike; then the timer blocks integration for 5 steps.
+    assert steps.tolist() == [1, 7, 13]
+    # θ by hand in float32: decay every step (theta -= theta/Ttheta*dt), jump at each spike after the decay.
+    th = np.float32(20.0)
+    for step in range(14):
+        th = np.float32(th - th / np.float32(6e6) * np.float32(0.5))
+        if step in (1, 7, 13):
+            th = np.float32(th + np.float32(0.07) * np.float32(10.0) / np.float32(abs(th - np.float32(10.0))))
+    assert theta == float(th)
+    assert 20.2 < theta < 20.21  # three jumps of ~0.07
+    frozen_steps, frozen_theta = _driven_exc(frozen=1, steps=14)
+    assert frozen_steps.tolist() == [1, 7, 13] and frozen_theta == 20.0
+
+
+def test_teacher_and_input_rates_include_the_forced_silent_step():
+    model = create_model("sym_rates", engine="numba", dt=0.5, seed=3)
+    p_input = input_probability(np.full(784, 255), 2.0, 0.5)
+    assert p_input[0] == pytest.approx(0.031875)  # 255 / 8 * 2 Hz at dt 0.5 ms
+    poi = model.add_neuron_population("poi", 784, models.PoissonInput, POI_PARAMS, {"V": -60.0, "p": p_input})
+    cla = model.add_neuron_population(
+        "cla", 10, models.LIFCla, {**CLA_PARAMS, "teach": 1}, {"V": -100.0, "p": 0.1, "count": 0}
+    )
+    poi.spike_recording_enabled = True
+    model.build()
+    steps = 4000
+    model.load(num_recording_timesteps=steps)
+    model.run(steps)
+    model.pull_recording_buffers_from_device()
+    cla.vars["count"].pull_from_device()
+    teacher_hz = cla.vars["count"].view.sum() / 10 / (steps * 0.5 / 1000.0)
+    assert teacher_hz == pytest.approx(200.0 / 1.1, rel=0.04)  # ≈182 Hz: p/(1+p) per step
+    input_spikes = len(poi.spike_recording_data[0][0])
+    expected = 784 * steps * 0.031875 / 1.031875
+    assert input_spikes == pytest.approx(expected, rel=0.02)
+
+
+@pytest.fixture(scope="module")
+def trained_run(data_root, tmp_path_factory):
+    """A short N=100 training run (500 MNIST samples) shared by the tests below."""
+    require_dataset(data_root, "MNIST/raw/train-images-idx3-ubyte.gz")
+    out = tmp_path_factory.mktemp("sym")
+    argv = [
+        "train",
+        "sym-stdp",
+        "--neurons",
+        "100",
+        "--train-samples",
+        "500",
+        "--test-samples",
+        "300",
+        "--eval-every",
+        "250",
+        "--checkpoint-every",
+        "250",
+        "--seed",
+        "7",
+        "--output",
+        str(out),
+        "--data-root",
+        str(data_root),
+        "--no-progress",
+    ]
+    assert cli.main([*argv, "--run-name", "a", "--export-original", str(out / "original")]) == 0
+    return out, argv
+
+
+def test_short_training_beats_chance_and_learning_curve_rises(trained_run):
+    out, _ = trained_run
+    records = [json.loads(line) for line in (out / "a" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [250, 500]
+    assert records[-1]["sl_accuracy"] > 0.35 and records[-1]["usl_accuracy"] > 0.35  # chance is 0.10
+    assert records[-1]["sl_accuracy"] >= records[0]["sl_accuracy"] - 0.05
+    results = json.loads((out / "a" / "results.json").read_text())
+    assert results["engine"] == "numba" and results["metrics"]["train_samples"] == 500
+    names = sorted(p.name for p in (out / "a" / "checkpoints").iterdir())
+    assert names == [
+        "final.safetensors",
+        "last.safetensors",
+        "samples-00000250.safetensors",
+        "samples-00000500.safetensors",
+    ]
+
+
+def test_same_seed_reproduces_the_run_to_the_spike(trained_run):
+    out, argv = trained_run
+    assert cli.main([*argv, "--run-name", "b"]) == 0
+    from hybridsnn.checkpoint import load_checkpoint
+
+    a = load_checkpoint(out / "a" / "checkpoints" / "last.safetensors").tensors
+    b = load_checkpoint(out / "b" / "checkpoints" / "last.safetensors").tensors
+    for name in ("p2e", "e2c", "theta", "monitor"):
+        np.testing.assert_array_equal(a[name], b[name])
+
+
+def test_test_mode_and_original_format_agree(trained_run, data_root):
+    out, _ = trained_run
+    common = ["--test-samples", "200", "--output", str(out), "--data-root", str(data_root), "--no-progress"]
+    final = out / "a" / "checkpoints" / "final.safetensors"
+    assert (
+        cli.main(["train", "sym-stdp", "--test", "--checkpoint", str(final), "--run-name", "t1", *common])
+        == 0
+    )
+    assert sorted(p.name for p in (out / "original").iterdir()) == ["gE2C", "gP2E", "theta"]
+    assert (
+        cli.main(
+            [
+                "test",
+                "sym-stdp",
+                "--checkpoint",
+                str(out / "original"),
+                "--label-samples",
+                "500",
+                "--run-name",
+                "t2",
+                *common,
+            ]
+        )
+        == 0
+    )
+    project = json.loads((out / "t1" / "results.json").read_text())["metrics"]
+    original = json.loads((out / "t2" / "results.json").read_text())["metrics"]
+    assert project["sl_accuracy"] > 0.35
+    # Text files keep 6 digits and the same seed drives both runs: SL predictions barely move.
+    assert abs(project["sl_accuracy"] - original["sl_accuracy"]) <= 0.03
+    assert original["usl_accuracy"] > 0.3
+
+
+def test_predict_and_plot(trained_run, data_root, tmp_path, capsys):
+    out, _ = trained_run
+    from hybridsnn.data import load_dataset
+
+    images = load_dataset("mnist", "test", root=data_root)
+    np.save(tmp_path / "four.npy", images.x[:4])
+    final = out / "a" / "checkpoints" / "final.safetensors"
+    assert (
+        cli.main(
+            [
+                "predict",
+                "sym-stdp",
+                "--checkpoint",
+                str(final),
+                "--input",
+                str(tmp_path / "four.npy"),
+                "--output",
+                str(out),
+                "--run-name",
+                "p",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    predictions = json.loads((out / "p" / "predictions.json").read_text())
+    assert len(predictions["sl"]) == 4 and all(0 <= p < 10 for p in predictions["sl"])
+    capsys.readouterr()
+    assert cli.main(["plot", "sym-stdp", str(out / "a")]) == 0
+    names = {p.name for p in (out / "a" / "plots").iterdir()}
+    assert {
+        "receptive_fields.png",
+        "weight_evolution.gif",
+        "e2c_weights.png",
+        "theta.png",
+        "accuracy.png",
+        "confusion_sl.png",
+        "confusion_usl.png",
+        "hidden_spike_counts.png",
+    } <= names
+
+
+def _error(argv, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    return err
+
+
+def test_bad_inputs_give_one_line_errors(tmp_path, capsys, monkeypatch):
+    out = ["--output", str(tmp_path)]
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["train", "sym-stdp", "--neurons", "500", *out])
+    assert exc.value.code == 2
+    assert "invalid choice: 500" in capsys.readouterr().err
+    assert "allowed sizes for fashion-mnist: 400, 6400" in _error(
+        ["train", "sym-stdp", "--dataset", "fashion-mnist", "--neurons", "100", *out], capsys
+    )
+    bad = save_checkpoint(
+        tmp_path / "bad.safetensors",
+        {"p2e": np.zeros((784, 7), np.float32), "theta": np.zeros(7, np.float32)},
+        model="sym-stdp",
+    )
+    assert "7 hidden neurons" in _error(["test", "sym-stdp", "--checkpoint", str(bad), *out], capsys)
+    other = save_checkpoint(tmp_path / "other.safetensors", {"w": np.zeros(2, np.float32)}, model="dsl")
+    assert "written by model 'dsl'" in _error(["test", "sym-stdp", "--checkpoint", str(other), *out], capsys)
+    monkeypatch.setenv("HYBRIDSNN_OFFLINE", "1")
+    err = _error(["train", "sym-stdp", "--quick", "--data-root", str(tmp_path / "empty"), *out], capsys)
+    assert "MNIST" in err and "HYBRIDSNN_DATA" in err
