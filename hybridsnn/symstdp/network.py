@@ -80,17 +80,18 @@ class EngineChoice:
 
 
 @dataclass
-class _Core:
-    """The populations and fixed lateral-inhibition projections both networks share."""
+class _Network:
+    """The model and the populations/plastic projections a driver touches."""
 
     model: Any
     poi: Any
     exc: Any
-    inh: Any
     cla: Any
+    p2e: Any
+    e2c: Any
 
 
-def _build_core(
+def _build(
     config: SymStdpConfig,
     *,
     name: str,
@@ -100,68 +101,42 @@ def _build_core(
     frozen: int,
     teach: int,
     theta: np.ndarray,
-) -> _Core:
-    model = create_model(
-        name,
-        engine=engine.engine,
-        backend=engine.backend,
-        build_dir=engine.build_dir,
-        precision="float",
-        dt=config.dt,
-        seed=seed,
-        batch_size=batch_size,
-    )
+    p2e_synapses: Any,
+    e2c_synapses: Any,
+) -> _Network:
+    """All four populations, the fixed lateral inhibition and the P2E/E2C projections (spec §2.1-§2.2)."""
+    model = create_model(name, engine=engine.engine, backend=engine.backend, build_dir=engine.build_dir,
+                         precision="float", dt=config.dt, seed=seed, batch_size=batch_size)  # fmt: skip
     n = config.n_hidden
-    poi = model.add_neuron_population(
-        "PPoi", config.n_input, models.PoissonInput, POI_PARAMS, {"V": -60.0, "p": 0.0}
-    )
-    exc = model.add_neuron_population(
-        "PExc",
-        n,
-        models.LIFExc,
-        exc_params(config, frozen),
-        {"V": -105.0, "theta": theta, "timer": 10.0, "count": 0},
-    )
+    poi = model.add_neuron_population("PPoi", config.n_input, models.PoissonInput, POI_PARAMS,
+                                      {"V": -60.0, "p": 0.0})  # fmt: skip
+    exc = model.add_neuron_population("PExc", n, models.LIFExc, exc_params(config, frozen),
+                                      {"V": -105.0, "theta": theta, "timer": 10.0, "count": 0})  # fmt: skip
     inh = model.add_neuron_population("PInh", n, models.LIFInh, INH_PARAMS, {"V": -100.0, "timer": 10.0})
-    cla = model.add_neuron_population(
-        "PCla",
-        config.n_classes,
-        models.LIFCla,
-        {**CLA_PARAMS, "teach": teach},
-        {"V": -100.0, "p": 0.0, "count": 0},
-    )
-    model.add_synapse_population(
-        "E2I",
-        "SPARSE",
-        exc,
-        inh,
-        init_weight_update("StaticPulseConstantWeight", {"g": config.g_e2i}),
-        _cond(E2I_TAU_MS, 0.0, inh),
-        init_sparse_connectivity("OneToOne"),
-    )
-    model.add_synapse_population(
-        "I2E",
-        "SPARSE",
-        inh,
-        exc,
-        init_weight_update("StaticPulseConstantWeight", {"g": config.g_i2e}),
-        _cond(I2E_TAU_MS, INHIBITORY_REVERSAL_MV, exc),
-        init_sparse_connectivity("AllButSelf"),
-    )
-    return _Core(model, poi, exc, inh, cla)
+    cla = model.add_neuron_population("PCla", config.n_classes, models.LIFCla, {**CLA_PARAMS, "teach": teach},
+                                      {"V": -100.0, "p": 0.0, "count": 0})  # fmt: skip
+    fixed = init_weight_update("StaticPulseConstantWeight", {"g": config.g_e2i})
+    model.add_synapse_population("E2I", "SPARSE", exc, inh, fixed, _cond(E2I_TAU_MS, 0.0, inh),
+                                 init_sparse_connectivity("OneToOne"))  # fmt: skip
+    fixed = init_weight_update("StaticPulseConstantWeight", {"g": config.g_i2e})
+    inhibition = _cond(I2E_TAU_MS, INHIBITORY_REVERSAL_MV, exc)
+    model.add_synapse_population("I2E", "SPARSE", inh, exc, fixed, inhibition,
+                                 init_sparse_connectivity("AllButSelf"))  # fmt: skip
+    p2e = model.add_synapse_population("P2E", "DENSE", poi, exc, p2e_synapses, _cond(P2E_TAU_MS, 0.0, exc))
+    e2c = model.add_synapse_population("E2C", "DENSE", exc, cla, e2c_synapses, _cond(E2C_TAU_MS, 0.0, cla))
+    return _Network(model, poi, exc, cla, p2e, e2c)
 
 
-def _stdp(nu: float, g_max: float, config: SymStdpConfig) -> dict[str, float]:
-    return {
-        "nu_pre": nu,
-        "nu_post": nu,
-        "g_max": g_max,
-        "a_plus": config.a_plus,
-        "a_minus": config.a_minus,
-        "tau_pre": config.tau_trace,
-        "tau_post": config.tau_trace,
-        "learn": 1,
-    }
+def _stdp(nu: float, g_max: float, config: SymStdpConfig, weights: np.ndarray) -> Any:
+    """A symmetric-STDP projection with learning rate ``nu``, bound ``g_max`` and initial ``weights``."""
+    params = {"nu_pre": nu, "nu_post": nu, "g_max": g_max, "a_plus": config.a_plus, "a_minus": config.a_minus,
+              "tau_pre": config.tau_trace, "tau_post": config.tau_trace, "learn": 1}  # fmt: skip
+    return init_weight_update(models.SymSTDP, params, {"g": weights.ravel()}, {"x": 1.0}, {"y": 1.0})
+
+
+def _static(n_pre: int, n_post: int) -> Any:
+    """A frozen projection (weights shared by all batch copies, installed later)."""
+    return init_weight_update("StaticPulse", vars={"g": np.zeros(n_pre * n_post, np.float32)})
 
 
 class TrainingNetwork:
@@ -179,46 +154,12 @@ class TrainingNetwork:
         plastic_hidden: bool = True,
     ) -> None:
         self.config = config
-        self.plastic_hidden = plastic_hidden
-        core = _build_core(
-            config,
-            name=f"symstdp_train_{config.n_hidden}",
-            engine=engine,
-            seed=seed,
-            batch_size=1,
-            frozen=0 if plastic_hidden else 1,
-            teach=1,
-            theta=theta,
-        )
-        self.model, self.poi, self.exc, self.cla = core.model, core.poi, core.exc, core.cla
-        self.p2e = self.model.add_synapse_population(
-            "P2E",
-            "DENSE",
-            self.poi,
-            self.exc,
-            init_weight_update(
-                models.SymSTDP,
-                _stdp(config.nu_p2e, config.g_p2e_max, config),
-                {"g": p2e.ravel()},
-                {"x": 1.0},
-                {"y": 1.0},
-            ),
-            _cond(P2E_TAU_MS, 0.0, self.exc),
-        )
-        self.e2c = self.model.add_synapse_population(
-            "E2C",
-            "DENSE",
-            self.exc,
-            self.cla,
-            init_weight_update(
-                models.SymSTDP,
-                _stdp(config.nu_e2c, config.g_e2c_max, config),
-                {"g": e2c.ravel()},
-                {"x": 1.0},
-                {"y": 1.0},
-            ),
-            _cond(E2C_TAU_MS, 0.0, self.cla),
-        )
+        net = _build(config, name=f"symstdp_train_{config.n_hidden}", engine=engine, seed=seed, batch_size=1,
+                     frozen=0 if plastic_hidden else 1, teach=1, theta=theta,
+                     p2e_synapses=_stdp(config.nu_p2e, config.g_p2e_max, config, p2e),
+                     e2c_synapses=_stdp(config.nu_e2c, config.g_e2c_max, config, e2c))  # fmt: skip
+        self.model, self.poi, self.exc, self.cla, self.p2e, self.e2c = (
+            net.model, net.poi, net.exc, net.cla, net.p2e, net.e2c)  # fmt: skip
         self.p2e.set_wu_param_dynamic("learn")
         self.model.build()
         self.model.load()
@@ -283,38 +224,12 @@ class InferenceNetwork:
     def __init__(self, config: SymStdpConfig, *, engine: EngineChoice, seed: int, batch: int) -> None:
         self.config = config
         self.batch = batch
-        zero_theta = np.full(config.n_hidden, config.theta_init, np.float32)
-        core = _build_core(
-            config,
-            name=f"symstdp_infer_{config.n_hidden}_b{batch}",
-            engine=engine,
-            seed=seed,
-            batch_size=batch,
-            frozen=1,
-            teach=0,
-            theta=zero_theta,
-        )
-        self.model, self.poi, self.exc, self.cla = core.model, core.poi, core.exc, core.cla
-        self.p2e = self.model.add_synapse_population(
-            "P2E",
-            "DENSE",
-            self.poi,
-            self.exc,
-            init_weight_update(
-                "StaticPulse", vars={"g": np.zeros(config.n_input * config.n_hidden, np.float32)}
-            ),
-            _cond(P2E_TAU_MS, 0.0, self.exc),
-        )
-        self.e2c = self.model.add_synapse_population(
-            "E2C",
-            "DENSE",
-            self.exc,
-            self.cla,
-            init_weight_update(
-                "StaticPulse", vars={"g": np.zeros(config.n_hidden * config.n_classes, np.float32)}
-            ),
-            _cond(E2C_TAU_MS, 0.0, self.cla),
-        )
+        net = _build(config, name=f"symstdp_infer_{config.n_hidden}_b{batch}", engine=engine, seed=seed,
+                     batch_size=batch, frozen=1, teach=0, theta=np.full(config.n_hidden, config.theta_init),
+                     p2e_synapses=_static(config.n_input, config.n_hidden),
+                     e2c_synapses=_static(config.n_hidden, config.n_classes))  # fmt: skip
+        self.model, self.poi, self.exc, self.cla, self.p2e, self.e2c = (
+            net.model, net.poi, net.exc, net.cla, net.p2e, net.e2c)  # fmt: skip
         self.model.build()
         self.model.load()
 
