@@ -73,6 +73,7 @@ class Run:
         self.config = config
         self._metrics = metrics
         self._started = time.perf_counter()
+        self._commit = git_commit()  # the code that runs, even if the checkout moves on during the run
 
     @classmethod
     def create(
@@ -190,7 +191,7 @@ class Run:
             "samples": samples,
             "samples_per_s": (samples / wall) if samples and wall > 0 else None,
             "versions": package_versions(),
-            "git_commit": git_commit(),
+            "git_commit": self._commit,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
             **extra,
         }

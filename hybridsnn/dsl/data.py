@@ -1,0 +1,126 @@
+"""DSL's datasets and transforms (dsl §3.3), loaded through :func:`hybridsnn.data.load_dataset`.
+
+MNIST and Fashion-MNIST: ``ToTensor`` only (pixels in [0, 1]). CIFAR-10: ``RandomCrop(32, padding=4)`` and
+``RandomHorizontalFlip`` for training, then ``Normalize`` with the seed's statistics. SVHN (``train`` split
+only, as in the seed): ``Normalize``. With latency coding the images stay in [0, 1] (no ``Normalize``): the
+seed normalised SVHN before latency coding, which puts spike times outside the window (dsl §1.3, quirk 8).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hybridsnn.data import ArrayDataset, load_dataset, read_idx
+from hybridsnn.errors import DataError, UserError, unknown_choice
+
+ENCODINGS = ("real", "latency")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A seed dataset: registry name, image shape ``(C, H, W)``, normalisation, train augmentation."""
+
+    registry_name: str
+    shape: tuple[int, int, int]
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    augment: bool = False
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "MNIST": DatasetInfo("mnist", (1, 28, 28)),
+    "FashionMNIST": DatasetInfo("fashion-mnist", (1, 28, 28)),
+    "CIFAR10": DatasetInfo("cifar10", (3, 32, 32), (0.424, 0.415, 0.384), (0.283, 0.278, 0.284), True),
+    "SVHN": DatasetInfo("svhn", (3, 32, 32), (0.431, 0.430, 0.446), (0.197, 0.198, 0.199)),
+}
+ALIASES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "CIFAR10", "svhn": "SVHN"}
+
+
+def canonical_dataset(name: str) -> str:
+    """The seed's name of a dataset given by its seed name or its hybridsnn registry name."""
+    if name in DATASETS:
+        return name
+    if name in ALIASES:
+        return ALIASES[name]
+    raise unknown_choice("DSL dataset", name, (*DATASETS, *ALIASES))
+
+
+def image_transform(dataset: str, *, train: bool, encoding: str = "real") -> Any:
+    """The torchvision transform of one numpy sample ``(H, W[, C])`` to a ``(C, H, W)`` tensor."""
+    from torchvision import transforms
+
+    if encoding not in ENCODINGS:
+        raise unknown_choice("encoding", encoding, ENCODINGS)
+    info = DATASETS[canonical_dataset(dataset)]
+    steps: list[Any] = [transforms.Lambda(np.array), transforms.ToTensor()]  # a writable copy of the sample
+    if train and info.augment:
+        steps += [transforms.RandomCrop(info.shape[1], padding=4), transforms.RandomHorizontalFlip()]
+    if info.mean is not None and encoding == "real":
+        steps.append(transforms.Normalize(info.mean, info.std))
+    return transforms.Compose(steps)
+
+
+def load_split(dataset: str, split: str, root: str | os.PathLike[str] | None,
+               subset: int | None = None) -> ArrayDataset:
+    """The seed's split (SVHN: ``train``, not ``extra``), optionally its first ``subset`` samples."""
+    data = load_dataset(DATASETS[canonical_dataset(dataset)].registry_name, split, root)
+    if subset is not None:
+        if subset < 1:
+            raise UserError(f"subset size must be >= 1 samples, got {subset}")
+        data = data.subset(min(subset, len(data)))
+    return data
+
+
+def make_loader(data: ArrayDataset, dataset: str, *, train: bool, batch_size: int, encoding: str,
+                pin_memory: bool = False) -> Any:
+    """A DataLoader of ``(image [B, C, H, W], label [B])``; shuffled for training (torch's global RNG)."""
+    from torch.utils.data import DataLoader
+
+    if batch_size < 1:
+        raise UserError(f"batch size must be >= 1, got {batch_size}")
+    transform = image_transform(dataset, train=train, encoding=encoding)
+    return DataLoader(data.to_torch(transform), batch_size=batch_size, shuffle=train, num_workers=0,
+                      pin_memory=pin_memory)
+
+
+def read_images(path: str | os.PathLike[str], shape: tuple[int, int, int]) -> np.ndarray:
+    """Images to classify from ``.npy``, IDX (``*-ubyte[.gz]``, ``.idx``) or an image file (PNG, JPEG…).
+
+    Returns ``(N, H, W)`` or ``(N, H, W, C)`` as stored (uint8 0..255, or floats in [0, 1]) checked
+    against ``shape`` = ``(C, H, W)``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"input file {str(path)!r} does not exist")
+    name = path.name.lower()
+    channels, height, width = shape
+    if name.endswith(".npy"):
+        images = np.load(path, allow_pickle=False)
+    elif "ubyte" in name or name.endswith((".idx", ".idx.gz")):
+        images = read_idx(path)
+    else:
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as image:
+                images = np.asarray(image.convert("L" if channels == 1 else "RGB"))
+        except (UnidentifiedImageError, OSError) as exc:
+            raise DataError(f"cannot read image {str(path)!r}: {exc}") from None
+    images = np.asarray(images)
+    single = (height, width) if channels == 1 else (height, width, channels)
+    if images.shape == single:
+        images = images[None]
+    if images.shape[1:] != single:
+        raise DataError(f"input {str(path)!r} holds shape {images.shape}; "
+                        f"expected {single} or (N, *{single})")
+    if images.dtype != np.uint8:
+        images = images.astype(np.float32)
+        if images.size and (images.min() < 0.0 or images.max() > 1.0):
+            raise DataError(f"input {str(path)!r}: non-uint8 pixels must lie in [0, 1], "
+                            f"got {images.min():g}..{images.max():g}")
+    return images

@@ -1,0 +1,182 @@
+"""DSL networks: a chain of :class:`LocalBlock` s joined by detached spikes, and the seed's six architectures.
+
+Between blocks the spikes may be average-pooled 2×2 at every step (``pool2``; the next block then sees rates
+in {0, .25, .5, .75, 1}) and flattened (``flatten``), as in the seed's models (dsl §3.1). The network's
+prediction is the spike count of the *last* block's classifier; every block's classifier also predicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torch.optim import Optimizer
+
+from hybridsnn.dsl.block import LocalBlock
+from hybridsnn.dsl.rules import RULES, TRAINERS
+from hybridsnn.errors import UserError, unknown_choice
+from hybridsnn.spiking import LIFConfig, predict
+
+INPUT_OPS = ("pool2", "flatten")
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One block: ``fc`` (in → out features) or ``conv`` (in → out channels, k×k kernel, padding, output
+    size ``dim_out``); ``before``: ops applied to the block's input (``pool2``, ``flatten``), in order."""
+
+    kind: str
+    n_in: int
+    n_out: int
+    kernel: int = 0
+    padding: int = 0
+    dim_out: int | None = None
+    before: tuple[str, ...] = ()
+
+
+def _fc(n_in: int, n_out: int, *before: str) -> LayerSpec:
+    return LayerSpec("fc", n_in, n_out, before=before)
+
+
+def _conv(c_in: int, c_out: int, kernel: int, padding: int, dim_out: int, *before: str) -> LayerSpec:
+    return LayerSpec("conv", c_in, c_out, kernel, padding, dim_out, before)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A seed model: input image shape ``(C, H, W)`` and its blocks."""
+
+    name: str
+    input_shape: tuple[int, int, int]
+    layers: tuple[LayerSpec, ...]
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    arch.name: arch
+    for arch in (
+        Architecture("MNISTDNN", (1, 28, 28), (_fc(784, 800, "flatten"),)),
+        Architecture("FashionDNN", (1, 28, 28), (_fc(784, 6400, "flatten"),)),
+        Architecture("MNISTCNN", (1, 28, 28), (_conv(1, 12, 5, 0, 24), _conv(12, 64, 5, 0, 8, "pool2"))),
+        Architecture(
+            "FashionCNN",
+            (1, 28, 28),
+            (_conv(1, 32, 5, 0, 24), _conv(32, 64, 5, 0, 8, "pool2"), _fc(1024, 1024, "pool2", "flatten")),
+        ),
+        Architecture(
+            "SVHNCNN",
+            (3, 32, 32),
+            (
+                _conv(3, 64, 3, 1, 32),
+                _conv(64, 64, 3, 1, 32),
+                _conv(64, 128, 3, 1, 16, "pool2"),
+                _conv(128, 128, 3, 1, 16),
+                _conv(128, 128, 3, 1, 16),
+                _fc(8192, 1024, "pool2", "flatten"),
+            ),
+        ),
+        Architecture(
+            "CIFARCNN",
+            (3, 32, 32),
+            (
+                _conv(3, 96, 3, 1, 32),
+                _conv(96, 256, 3, 1, 32),
+                _conv(256, 384, 3, 1, 16, "pool2"),
+                _conv(384, 384, 3, 1, 8, "pool2"),
+                _conv(384, 256, 3, 1, 8),
+                _fc(16384, 1024, "flatten"),
+                _fc(1024, 1024),
+            ),
+        ),
+    )
+}
+
+
+def get_architecture(name: str) -> Architecture:
+    """The seed model ``name`` (MNISTDNN, MNISTCNN, FashionDNN, FashionCNN, SVHNCNN, CIFARCNN)."""
+    if name not in ARCHITECTURES:
+        raise unknown_choice("DSL model", name, tuple(ARCHITECTURES))
+    return ARCHITECTURES[name]
+
+
+def prepare_input(x: Tensor, ops: tuple[str, ...], static: bool) -> Tensor:
+    """Apply ``pool2``/``flatten`` to a block input, static ``[B, ...]`` or temporal ``[T, B, ...]``."""
+    lead = 1 if static else 2
+    for op in ops:
+        if op == "pool2":
+            folded = x if static else x.flatten(0, 1)
+            pooled = F.avg_pool2d(folded, 2)
+            x = pooled if static else pooled.unflatten(0, x.shape[:2])
+        elif op == "flatten":
+            x = x.flatten(lead)
+        else:
+            raise unknown_choice("block input op", op, INPUT_OPS)
+    return x
+
+
+class DSLNetwork(nn.Module):
+    """A chain of local-learning blocks; ``inputs[i]`` are the ops applied before block i."""
+
+    def __init__(self, blocks: list[LocalBlock], inputs: list[tuple[str, ...]]) -> None:
+        super().__init__()
+        if not blocks or len(blocks) != len(inputs):
+            raise UserError("a DSL network needs at least one block and one input-op tuple per block")
+        self.blocks = nn.ModuleList(blocks)
+        self.inputs = [tuple(ops) for ops in inputs]
+
+    def forward(self, x: Tensor, steps: int, *, temporal: bool = False) -> list[Tensor]:
+        """Classifier spikes ``[T, B, K]`` of every block, for fixed weights.
+
+        ``x``: a static batch ``[B, ...]`` shown at every step, or (``temporal``) spikes ``[T, B, ...]``.
+        """
+        static = not temporal
+        outputs = []
+        for block, ops in zip(self.blocks, self.inputs, strict=True):
+            spikes, out = block.window(prepare_input(x, ops, static), steps, static)
+            outputs.append(out)
+            x, static = spikes, False
+        return outputs
+
+    def train_window(self, x: Tensor, target: Tensor, steps: int, rule: str, optimizers: list[Optimizer],
+                     *, temporal: bool = False) -> tuple[list[Tensor], Tensor]:
+        """Train each block in turn on one batch with ``rule``; classifier spikes per block, ``Σ`` loss.
+
+        ``x`` and ``temporal`` as in :meth:`forward`; ``target``: one-hot labels ``[B, K]``.
+        """
+        if rule not in TRAINERS:
+            raise unknown_choice("learning rule", rule, RULES)
+        static = not temporal
+        outputs, total = [], target.new_zeros(())
+        for block, ops, optimizer in zip(self.blocks, self.inputs, optimizers, strict=True):
+            result = TRAINERS[rule](block, prepare_input(x, ops, static), target, steps, static, optimizer)
+            outputs.append(result.outputs)
+            total = total + result.loss
+            x, static = result.spikes, False
+        return outputs, total
+
+
+def build_network(name: str, *, lif: LIFConfig, num_classes: int = 10, dim_in_decoder: int = 1024,
+                  decoder: str = "trained") -> DSLNetwork:
+    """The seed model ``name`` with PyTorch's default (kaiming-uniform) initialisation and no biases."""
+    arch = get_architecture(name)
+    blocks = []
+    for layer in arch.layers:
+        if layer.kind == "fc":
+            encoder: nn.Linear | nn.Conv2d = nn.Linear(layer.n_in, layer.n_out, bias=False)
+        else:
+            encoder = nn.Conv2d(layer.n_in, layer.n_out, layer.kernel, padding=layer.padding, bias=False)
+        blocks.append(LocalBlock(encoder, lif=lif, num_classes=num_classes, dim_out=layer.dim_out,
+                                 dim_in_decoder=dim_in_decoder, decoder=decoder))
+    return DSLNetwork(blocks, [layer.before for layer in arch.layers])
+
+
+def spike_count_predictions(outputs: Tensor) -> Tensor:
+    """Predicted class per sample from classifier spikes ``[T, B, K]``: argmax of the count (ties: first)."""
+    return predict(outputs.sum(dim=0))
+
+
+def layer_correct(outputs: list[Tensor], labels: Tensor) -> list[int]:
+    """Correctly classified samples of each block's classifier."""
+    with torch.no_grad():
+        return [int((spike_count_predictions(out) == labels).sum()) for out in outputs]

@@ -1,0 +1,112 @@
+"""Batch steps of DSL training and evaluation for :func:`hybridsnn.spiking.fit`: devices, mixed precision,
+latency coding, per-block accuracies, optimisers and the seed's learning-rate schedule."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import MultiStepLR
+
+from hybridsnn.data import latency_spikes
+from hybridsnn.dsl.adam101 import Adam101
+from hybridsnn.dsl.network import DSLNetwork, layer_correct, spike_count_predictions
+from hybridsnn.dsl.rules import RULES, window_loss
+from hybridsnn.errors import UserError, unknown_choice
+from hybridsnn.spiking import autocast
+
+OPTIMIZERS = ("adam101", "adam")
+
+
+def make_optimizers(network: DSLNetwork, name: str, lr: float) -> list[Optimizer]:
+    """One Adam per block over its encoder and classifier (``adam101``: torch 1.0.1's formula, as seed)."""
+    if name not in OPTIMIZERS:
+        raise unknown_choice("optimizer", name, OPTIMIZERS)
+    if not lr > 0:
+        raise UserError(f"learning rate must be > 0, got {lr!r}")
+    optimizer = Adam101 if name == "adam101" else torch.optim.Adam
+    return [optimizer(block.parameters(), lr=lr) for block in network.blocks]
+
+
+def make_schedulers(optimizers: list[Optimizer], milestones: list[int], factor: float) -> list[MultiStepLR]:
+    """The seed's schedule ``lr·factor^bisect_right(milestones, epoch − 1)`` (epochs from 1), per epoch."""
+    if not factor > 0:
+        raise UserError(f"lr decay factor must be > 0, got {factor!r}")
+    if any(m < 0 for m in milestones):
+        raise UserError(f"lr decay milestones must be epochs >= 0, got {milestones}")
+    return [MultiStepLR(optimizer, milestones=sorted(milestones), gamma=factor) for optimizer in optimizers]
+
+
+def layer_metrics(outputs: list[Tensor], labels: Tensor, loss: Tensor) -> dict[str, float]:
+    """``loss``, ``accuracy`` (the last block's classifier = the network) and ``layer<k>_accuracy``."""
+    count = labels.shape[0]
+    correct = layer_correct(outputs, labels)
+    metrics = {"loss": float(loss), "accuracy": correct[-1] / count}
+    metrics.update({f"layer{k + 1}_accuracy": c / count for k, c in enumerate(correct)})
+    return metrics
+
+
+class DSLSteps:
+    """``train_step``/``eval_step`` over ``(images, labels)`` batches for one network and learning rule.
+
+    ``encoding``: ``real`` (the image is the current at every step) or ``latency`` (one spike per pixel at
+    step ``round((T − 1)(1 − x))``). Evaluation keeps the predictions of the latest complete pass over the
+    evaluation set in ``last_predictions`` (for the confusion matrix).
+    """
+
+    def __init__(self, network: DSLNetwork, *, rule: str, steps: int, optimizers: list[Optimizer],
+                 device: torch.device, num_classes: int = 10, encoding: str = "real", amp: bool = False,
+                 eval_samples: int | None = None) -> None:
+        if rule not in RULES:
+            raise unknown_choice("learning rule", rule, RULES)
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise UserError(f"time window must be an integer >= 1 steps, got {steps!r}")
+        if encoding == "latency" and steps < 2:
+            raise UserError("latency coding needs a time window of at least 2 steps")
+        self.network, self.rule, self.steps, self.optimizers = network, rule, steps, optimizers
+        self.device, self.num_classes, self.encoding, self.amp = device, num_classes, encoding, amp
+        self.temporal = encoding == "latency"
+        self.eval_samples = eval_samples
+        self._predictions: list[np.ndarray] = []
+        self._labels: list[np.ndarray] = []
+        self.last_predictions: tuple[np.ndarray, np.ndarray] | None = None
+
+    def inputs(self, images: Tensor) -> Tensor:
+        """Network input on the device: the images ``[B, C, H, W]`` or their latency code ``[T, B, ...]``."""
+        images = images.to(self.device, non_blocking=True)
+        return latency_spikes(images, self.steps) if self.encoding == "latency" else images
+
+    def train_step(self, batch: tuple[Tensor, Tensor]) -> Mapping[str, float]:
+        images, labels = batch
+        labels = labels.to(self.device)
+        target = F.one_hot(labels, self.num_classes).float()
+        with autocast(self.device, enabled=self.amp):
+            outputs, loss = self.network.train_window(self.inputs(images), target, self.steps, self.rule,
+                                                      self.optimizers, temporal=self.temporal)
+        return layer_metrics(outputs, labels, loss)
+
+    def classify(self, images: Tensor) -> list[Tensor]:
+        """Classifier spikes ``[T, B, K]`` of every block (no learning)."""
+        with torch.no_grad(), autocast(self.device, enabled=self.amp):
+            return self.network(self.inputs(images), self.steps, temporal=self.temporal)
+
+    def eval_step(self, batch: tuple[Tensor, Tensor]) -> Mapping[str, float]:
+        images, labels = batch
+        labels = labels.to(self.device)
+        outputs = self.classify(images)
+        target = F.one_hot(labels, self.num_classes).float()
+        loss = sum((window_loss(out, target) for out in outputs), start=target.new_zeros(()))
+        self._record(spike_count_predictions(outputs[-1]), labels)
+        return layer_metrics(outputs, labels, loss)
+
+    def _record(self, predictions: Tensor, labels: Tensor) -> None:
+        self._predictions.append(predictions.cpu().numpy())
+        self._labels.append(labels.cpu().numpy())
+        seen = sum(len(p) for p in self._predictions)
+        if self.eval_samples is not None and seen >= self.eval_samples:
+            self.last_predictions = (np.concatenate(self._labels), np.concatenate(self._predictions))
+            self._predictions, self._labels = [], []
