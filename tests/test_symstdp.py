@@ -246,3 +246,51 @@ def test_bad_inputs_give_one_line_errors(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("HYBRIDSNN_OFFLINE", "1")
     err = _error(["train", "sym-stdp", "--quick", "--data-root", str(tmp_path / "empty"), *out], capsys)
     assert "MNIST" in err and "HYBRIDSNN_DATA" in err
+
+
+def test_fixed_hidden_trains_only_the_output_layer(trained_run, data_root):
+    out, _ = trained_run
+    from hybridsnn.checkpoint import load_checkpoint
+
+    hidden = out / "a" / "checkpoints" / "final.safetensors"
+    argv = ["train", "sym-stdp", "--neurons", "100", "--train-samples", "200", "--test-samples", "200",
+            "--eval-every", "200", "--fixed-hidden", str(hidden), "--output", str(out), "--run-name", "fixed",
+            "--data-root", str(data_root), "--no-progress"]  # fmt: skip
+    assert cli.main(argv) == 0
+    before = load_checkpoint(hidden).tensors
+    after = load_checkpoint(out / "fixed" / "checkpoints" / "final.safetensors").tensors
+    np.testing.assert_array_equal(after["theta"], before["theta"])  # θ frozen
+    # P2E only changes by the column normalisation applied before every presentation.
+    normalised = before["p2e"] * (78.4 / before["p2e"].sum(axis=0, keepdims=True))
+    np.testing.assert_allclose(after["p2e"], normalised, rtol=1e-4)
+    assert not np.allclose(after["e2c"], before["e2c"])  # the output layer learned
+    metrics = json.loads((out / "fixed" / "results.json").read_text())["metrics"]
+    assert metrics["sl_accuracy"] > 0.2  # twice chance after 200 samples of output-layer training
+
+
+def test_killed_run_resumes_from_its_last_checkpoint(data_root, tmp_path, monkeypatch):
+    from hybridsnn.symstdp.network import TrainingNetwork
+
+    learn = TrainingNetwork.learn_sample
+    calls = {"n": 0}
+
+    def dies_after_250(self, image, label):
+        calls["n"] += 1
+        if calls["n"] > 250:
+            raise KeyboardInterrupt
+        return learn(self, image, label)
+
+    argv = ["train", "sym-stdp", "--neurons", "100", "--train-samples", "300", "--test-samples", "100",
+            "--eval-every", "100", "--checkpoint-every", "100", "--output", str(tmp_path),
+            "--data-root", str(data_root), "--no-progress"]  # fmt: skip
+    monkeypatch.setattr(TrainingNetwork, "learn_sample", dies_after_250)
+    assert cli.main([*argv, "--run-name", "r"]) == 130
+    assert not (tmp_path / "r" / "results.json").exists()
+    monkeypatch.setattr(TrainingNetwork, "learn_sample", learn)
+    assert cli.main([*argv, "--resume", str(tmp_path / "r")]) == 0
+    records = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [100, 200, 300]
+    results = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert (
+        results["metrics"]["train_samples"] == 300 and results["samples"] == 100
+    )  # 100 trained after resume
