@@ -7,8 +7,13 @@ Bad input ends with one line ``hybridsnn: error: ...`` and exit status 2.
 from __future__ import annotations
 
 import argparse
+import atexit
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from hybridsnn.errors import UserError
@@ -163,12 +168,32 @@ def _run_model_command(command: str, model: str, argv: Sequence[str]) -> int:
 def _open_run(command: str, model: str, args: argparse.Namespace) -> Any:
     from hybridsnn.results import Run
 
+    rank = int(os.environ.get("RANK", "0") or 0)
+    if rank > 0:
+        return _scratch_run(rank, command, model, args)
     if getattr(args, "resume", None):
         return Run.resume(args.resume)
     config = {k: v for k, v in vars(args).items() if k not in ("resume", "test")}
     return Run.create(
         args.output, model=model, task=args.task, command=command, config=config, name=args.run_name
     )
+
+
+def _scratch_run(rank: int, command: str, model: str, args: argparse.Namespace) -> Any:
+    """The run of a torchrun process other than rank 0: a throw-away copy, removed at exit.
+
+    Rank 0 owns the real run directory; the other ranks run the same code on a private copy (a copy of
+    the resumed run with ``--resume``), so they never write into rank 0's files.
+    """
+    from hybridsnn.results import Run
+
+    scratch = Path(tempfile.mkdtemp(prefix=f"hybridsnn-rank{rank}-"))
+    atexit.register(shutil.rmtree, scratch, True)
+    if getattr(args, "resume", None):
+        shutil.copytree(args.resume, scratch / "run")
+        return Run.resume(scratch / "run")
+    config = {k: v for k, v in vars(args).items() if k not in ("resume", "test")}
+    return Run.create(scratch, model=model, task=args.task, command=command, config=config, name="run")
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:

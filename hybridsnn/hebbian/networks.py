@@ -1,0 +1,207 @@
+"""Networks of the memorizing-associations task (hebbian_memory §2.1): the SNN, H-Mem (ReLU) and an LSTM.
+
+Every network maps ``features`` [B, L, F], ``labels`` [B, L] (int) and ``query`` [B, F] to class scores
+[B, C] and a dict of spiking populations ``name -> spikes [T, B, N]`` (empty for the non-spiking ones),
+which the rate regulariser and the plots use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from hybridsnn.errors import UserError, unknown_choice
+from hybridsnn.hebbian.layers import (
+    XAVIER_GAIN,
+    ReadingLayer,
+    ReadingLayerReLU,
+    WritingLayer,
+    WritingLayerReLU,
+    encode,
+    hebbian_lif_config,
+)
+from hybridsnn.hebbian.plasticity import PlasticityConfig
+from hybridsnn.spiking import firing_rate_hz, spike_counts
+
+NETWORKS = ("snn", "hmem", "lstm")
+
+
+@dataclass(frozen=True)
+class AssociationConfig:
+    """Sizes and constants of an association network (seed defaults; times in ms = steps).
+
+    ``steps``: steps per item (``--num_time_steps``); ``readout_window``: last recall steps whose value
+    spikes are counted; ``checkpoint_steps``: store-loop block length for activation checkpointing (0 off).
+    """
+
+    network: str = "snn"
+    feature_size: int = 10
+    num_classes: int = 10
+    embedding_size: int = 80
+    memory_size: int = 100
+    steps: int = 100
+    threshold: float = 0.1
+    tau_mem: float = 20.0
+    refractory_steps: int = 3
+    perfect_reset: bool = False
+    dampening: float = 1.0
+    tau_trace: float = 20.0
+    readout_delay: int = 1
+    readout_window: int = 30
+    w_max: float = 1.0
+    gamma_pos: float = 0.3
+    gamma_neg: float = 0.3
+    fused: bool = True
+    checkpoint_steps: int = 0
+
+    def __post_init__(self) -> None:
+        if self.network not in NETWORKS:
+            raise unknown_choice("network", self.network, NETWORKS)
+        for name in (
+            "feature_size",
+            "num_classes",
+            "embedding_size",
+            "memory_size",
+            "steps",
+            "readout_window",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UserError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.readout_window > self.steps:
+            raise UserError(
+                f"readout_window ({self.readout_window}) must not exceed the {self.steps} steps "
+                "of the recall phase"
+            )
+
+    @classmethod
+    def from_mapping(cls, settings: Mapping[str, Any]) -> AssociationConfig:
+        """The config from a dict holding (at least) its field names, e.g. CLI flags or a checkpoint."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in settings.items() if k in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _input_projection(config: AssociationConfig) -> tuple[nn.Linear, nn.Embedding]:
+    projection = nn.Linear(config.feature_size, config.embedding_size, bias=False)
+    nn.init.xavier_uniform_(projection.weight, gain=XAVIER_GAIN)
+    embedding = nn.Embedding(config.num_classes, config.embedding_size)
+    nn.init.xavier_uniform_(embedding.weight, gain=XAVIER_GAIN)
+    return projection, embedding
+
+
+class AssociationSNN(nn.Module):
+    """The memorizing-associations SNN (seed ``MemorizingAssociations``).
+
+    Features and labels are encoded with gain E (the seed's broadcasting quirk, §1.4), presented together for
+    ``steps`` steps per pair into the writing layer; the query is encoded for ``steps`` steps into the reading
+    layer; scores = Linear(value spike counts of the last ``readout_window`` recall steps).
+    """
+
+    def __init__(self, config: AssociationConfig) -> None:
+        super().__init__()
+        self.config = config
+        lif = hebbian_lif_config(
+            config.threshold, config.tau_mem, config.refractory_steps, config.perfect_reset, config.dampening
+        )
+        plasticity = PlasticityConfig(config.w_max, config.gamma_pos, config.gamma_neg)
+        self.lif = lif
+        self.projection, self.embedding = _input_projection(config)
+        self.writing = WritingLayer(
+            2 * config.embedding_size,
+            config.memory_size,
+            lif,
+            plasticity,
+            config.tau_trace,
+            fused=config.fused,
+            checkpoint_steps=config.checkpoint_steps,
+        )
+        self.reading = ReadingLayer(config.embedding_size, config.memory_size, lif, config.readout_delay)
+        self.output = nn.Linear(config.memory_size, config.num_classes, bias=False)
+
+    def forward(self, features: Tensor, labels: Tensor, query: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        gain, steps = self.config.embedding_size, self.config.steps
+        feature_spikes = encode(gain * self.projection(features), steps, self.lif)
+        label_spikes = encode(gain * self.embedding(labels), steps, self.lif)
+        query_spikes = encode(gain * self.projection(query).unsqueeze(1), steps, self.lif)
+        stored = self.writing(torch.cat([feature_spikes, label_spikes], dim=-1))
+        read_keys, read_values = self.reading(query_spikes, stored.memory)
+        scores = self.output(spike_counts(read_values, window=self.config.readout_window))
+        populations = {
+            "features": feature_spikes,
+            "labels": label_spikes,
+            "query": query_spikes,
+            "write_keys": stored.keys,
+            "write_values": stored.values,
+            "read_keys": read_keys,
+            "read_values": read_values,
+        }
+        self.last_memory = stored.memory.detach()
+        return scores, populations
+
+
+class AssociationHMem(nn.Module):
+    """The non-spiking H-Mem baseline: ReLU keys/values, one plasticity update per stored pair."""
+
+    def __init__(self, config: AssociationConfig) -> None:
+        super().__init__()
+        self.config = config
+        plasticity = PlasticityConfig(config.w_max, config.gamma_pos, config.gamma_neg)
+        self.projection, self.embedding = _input_projection(config)
+        self.writing = WritingLayerReLU(2 * config.embedding_size, config.memory_size, plasticity)
+        self.reading = ReadingLayerReLU(config.embedding_size, config.memory_size)
+        self.output = nn.Linear(config.memory_size, config.num_classes, bias=False)
+
+    def forward(self, features: Tensor, labels: Tensor, query: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        items = torch.cat([self.projection(features), self.embedding(labels)], dim=-1).transpose(0, 1)
+        stored = self.writing(items)
+        _, value = self.reading(self.projection(query), stored.memory)
+        self.last_memory = stored.memory.detach()
+        return self.output(value), {}
+
+
+class AssociationLSTM(nn.Module):
+    """LSTM baseline: reads (feature ⊕ one-hot label) per pair, then the query with an empty label."""
+
+    def __init__(self, config: AssociationConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.lstm = nn.LSTM(config.feature_size + config.num_classes, config.memory_size)
+        self.output = nn.Linear(config.memory_size, config.num_classes)
+
+    def forward(self, features: Tensor, labels: Tensor, query: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        onehot = nn.functional.one_hot(labels, self.config.num_classes).to(features.dtype)
+        pairs = torch.cat([features, onehot], dim=-1)
+        last = torch.cat([query, torch.zeros_like(onehot[:, 0])], dim=-1).unsqueeze(1)
+        hidden, _ = self.lstm(torch.cat([pairs, last], dim=1).transpose(0, 1))
+        return self.output(hidden[-1]), {}
+
+
+def build_network(config: AssociationConfig) -> nn.Module:
+    """The network named by ``config.network``."""
+    kinds = {"snn": AssociationSNN, "hmem": AssociationHMem, "lstm": AssociationLSTM}
+    return kinds[config.network](config)
+
+
+def compile_store_step(model: nn.Module) -> None:
+    """``torch.compile`` the writing layer's step (the store loop is launch-bound; ≈2× faster on CPU).
+
+    A no-op for the non-spiking networks. Compilation takes tens of seconds on the first batch.
+    """
+    if isinstance(model, AssociationSNN):
+        model.writing.step = torch.compile(model.writing.step, dynamic=False)  # type: ignore[method-assign]
+
+
+def rate_regularizer(populations: Mapping[str, Tensor], target_hz: float = 0.0) -> Tensor:
+    """Σ over populations of mean_n (mean_b rate_n − target)² with rates in Hz (1 ms steps; seed §1.8)."""
+    total = torch.zeros(())
+    for spikes in populations.values():
+        rates = firing_rate_hz(spikes).mean(dim=0)
+        total = total.to(rates) + ((rates - target_hz) ** 2).mean()
+    return total
