@@ -32,3 +32,14 @@ def require_dataset(root: Path, relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"dataset file {relative} not present under {root}")
     return path
+
+
+@pytest.fixture
+def torch_one_thread():
+    """Run a torch test on one thread (the CI machines have 2 shared cores), restoring the setting after."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

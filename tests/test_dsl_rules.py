@@ -24,13 +24,7 @@ STEPS = 6
 LIF = dsl_lif_config(tau=1.0, threshold=1.0)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small sequential networks run fastest (and predictably) on one CPU thread of a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # small sequential nets: 1 thread
 
 
 class GradientRecorder(torch.optim.Optimizer):
