@@ -97,7 +97,10 @@ def build_model_parser(prog: str, command: str, model: str) -> argparse.Argument
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser (model-specific flags are parsed in a second stage)."""
-    parser = _Parser(prog="hybridsnn", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="hybridsnn",
+        description="Train, test, predict with and plot five spiking-network learning systems.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in MODEL_COMMANDS:
         help_text = {
