@@ -294,3 +294,11 @@ def test_killed_run_resumes_from_its_last_checkpoint(data_root, tmp_path, monkey
     assert (
         results["metrics"]["train_samples"] == 300 and results["samples"] == 100
     )  # 100 trained after resume
+
+
+def test_testing_on_another_dataset_than_trained_is_refused(trained_run, capsys):
+    out, _ = trained_run
+    final = out / "a" / "checkpoints" / "final.safetensors"
+    err = _error(["test", "sym-stdp", "--checkpoint", str(final), "--dataset", "fashion-mnist",
+                  "--output", str(out)], capsys)  # fmt: skip
+    assert "trained on mnist, not --dataset fashion-mnist" in err

@@ -44,8 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument(
         "--dataset",
         choices=DATASETS,
-        default="mnist",
-        help="training/test images (fashion-mnist gets the per-image mean-30 scaling)",
+        default=None,
+        help="training/test images (default: mnist; test/predict: the checkpoint's); fashion-mnist gets the "
+        "per-image mean-30 scaling",
     )
     parser.add_argument(
         "--neurons",
@@ -150,7 +151,7 @@ def _device(args: argparse.Namespace) -> str:
 
 
 def _default_batch(args: argparse.Namespace) -> int:
-    """Copies in flight for inference: numba runs them with prange, CUDA in one launch, GeNN CPU needs 1."""
+    """Copies in flight for inference: numba runs them on threads, CUDA in one launch, GeNN CPU needs 1."""
     if _engine(args) == "numba":
         return 32
     return 128 if args.backend == "cuda" else 1
@@ -188,8 +189,9 @@ def _progress(total: int, desc: str, args: argparse.Namespace) -> tqdm:
     return tqdm(total=total, desc=desc, unit="img", disable=args.no_progress, leave=False)
 
 
-def load_weights(path: str, n_input: int = 784) -> dict[str, np.ndarray]:
-    """P2E, θ, and E2C and assignments where present, from a project checkpoint or an original folder."""
+def load_weights(path: str, n_input: int = 784) -> tuple[dict[str, np.ndarray], str | None]:
+    """P2E, θ, and E2C and assignments where present, from a project checkpoint or an original folder;
+    with the dataset the checkpoint was trained on (None for the original text files, which do not say)."""
     source = Path(path)
     if source.is_dir():
         theta_file = source / "theta"
@@ -198,7 +200,7 @@ def load_weights(path: str, n_input: int = 784) -> dict[str, np.ndarray]:
                 f"{str(source)!r} holds no original checkpoint (need {', '.join(TEXT_FILES)})"
             )
         n_hidden = len(theta_file.read_text().split())
-        return import_text_checkpoint(source, n_hidden, n_input)
+        return import_text_checkpoint(source, n_hidden, n_input), None
     ckpt = load_checkpoint(source, model=MODEL)
     weights = dict(ckpt.tensors)
     if "p2e" not in weights or "theta" not in weights:
@@ -210,7 +212,7 @@ def load_weights(path: str, n_input: int = 784) -> dict[str, np.ndarray]:
     check_shapes(weights, expected, source=str(source))
     if n_hidden not in SIZES:
         raise CheckpointError(f"checkpoint {str(source)!r} has {n_hidden} hidden neurons; allowed: {SIZES}")
-    return weights
+    return weights, ckpt.extra.get("sym_stdp", {}).get("dataset")
 
 
 def _log_evaluation(run: Run, result: Evaluation, step: int, epoch: float, split: str = "test") -> None:
@@ -221,6 +223,7 @@ def _log_evaluation(run: Run, result: Evaluation, step: int, epoch: float, split
 def train(args: argparse.Namespace, run: Run) -> dict:
     """Train both layers (or only the output layer with ``--fixed-hidden``), evaluating periodically."""
     quick = QUICK if args.quick else {}
+    args.dataset = args.dataset or "mnist"
     n_hidden = args.neurons or quick.get("neurons", 400)
     config = _config(args, n_hidden)
     train_x, train_y = _images(args, "train", args.train_samples or quick.get("train_samples"))
@@ -323,7 +326,7 @@ def _initial_state(args: argparse.Namespace, run: Run, config: SymStdpConfig, n_
     theta = np.full(config.n_hidden, config.theta_init, np.float32)
     start = args.fixed_hidden or args.checkpoint
     if start:  # --fixed-hidden: a trained hidden layer; --checkpoint: continue training from its weights
-        loaded = load_weights(start, config.n_input)
+        loaded, _ = load_weights(start, config.n_input)
         check_shapes(loaded, {"p2e": p2e.shape, "theta": theta.shape}, source=start)
         p2e, theta = loaded["p2e"].astype(np.float32), loaded["theta"].astype(np.float32)
         if args.checkpoint and "e2c" in loaded:
@@ -348,7 +351,13 @@ def _save(run: Run, state: TrainState, config: SymStdpConfig, name: str) -> None
 
 # -- test / predict --------------------------------------------------------------------------------------
 def _frozen_model(args: argparse.Namespace) -> tuple[SymStdpConfig, dict[str, np.ndarray], InferenceNetwork]:
-    weights = load_weights(args.checkpoint)
+    weights, trained_on = load_weights(args.checkpoint)
+    if args.dataset and trained_on and args.dataset != trained_on:
+        raise CheckpointError(
+            f"checkpoint {args.checkpoint!r} was trained on {trained_on}, not --dataset {args.dataset} "
+            "(the two use different constants)"
+        )
+    args.dataset = args.dataset or trained_on or "mnist"
     n_hidden = weights["theta"].shape[0]
     if args.neurons is not None and args.neurons != n_hidden:
         raise CheckpointError(
