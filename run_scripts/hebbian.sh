@@ -6,7 +6,8 @@
 #   EXPERIMENT  associations (default: 10 pairs, 10 classes), hmem / lstm (the baselines on the same task),
 #               sweep (SNN, hmem and lstm at every length in $LENGTHS, classes = length), ood (train with
 #               $OOD_TRAIN pairs of $OOD_CLASSES classes, test at 3..$OOD_CLASSES pairs), list;
-#               omniglot, cross-modal, babi, concentration are registered but not implemented yet
+#               cross-modal (FSDD → MNIST), babi (bAbI QA, task via --babi-task N);
+#               omniglot, concentration are registered but not implemented yet
 #   --quick     the minutes-long CPU configuration (2 pairs, 2 classes, E=40, M=50, 150 batches of 32)
 #   --nproc N   distributed data parallel over N processes with torchrun (NCCL on GPUs, gloo on CPU)
 #   --evaluate  with --resume CKPT: the seed's evaluation mode, i.e. `hybridsnn test hebbian --checkpoint CKPT`

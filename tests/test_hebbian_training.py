@@ -146,7 +146,7 @@ def test_resume_continues_to_the_same_weights(tmp_path):
     ("argv", "message"),
     [
         (["train", "hebbian", "--task", "omniglot"], "task omniglot is not implemented yet"),
-        (["train", "hebbian", "--task", "babi"], "task babi is not implemented yet"),
+        (["train", "hebbian", "--task", "concentration"], "task concentration is not implemented yet"),
         (["train", "hebbian", "--sequence-length", "5", "--num-classes", "3"], "at least as many classes"),
         (
             ["train", "hebbian", "--test-lengths", "4", "--num-classes", "3", "--sequence-length", "2"],

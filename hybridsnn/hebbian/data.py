@@ -32,6 +32,11 @@ class AssociationBatch(NamedTuple):
         """Number of examples."""
         return int(self.target.shape[0])
 
+    @property
+    def inputs(self) -> tuple[Tensor, Tensor, Tensor]:
+        """The network's arguments: features, labels, query."""
+        return self.features, self.labels, self.query
+
     def select(self, index: slice | Tensor) -> AssociationBatch:
         """The examples at ``index`` (a slice or an index tensor)."""
         return AssociationBatch(

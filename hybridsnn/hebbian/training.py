@@ -26,7 +26,10 @@ def make_optimizer(
 
 
 class AssociationSteps:
-    """``train_step``/``eval_step`` for :func:`hybridsnn.spiking.fit` on :class:`AssociationBatch` batches.
+    """``train_step``/``eval_step`` for :func:`hybridsnn.spiking.fit` on classification batches.
+
+    A batch (:class:`AssociationBatch`, :class:`~hybridsnn.hebbian.babi_data.BabiBatch`) is a named tuple
+    with ``inputs`` (the model's arguments), ``target`` (class indices) and ``size``.
 
     ``model`` may be wrapped in DistributedDataParallel (``context.wrap``). The regulariser is active once
     ``scheduler.last_epoch`` (epochs completed, restored on resume) is at least ``regularize_from_epoch``.
@@ -60,7 +63,7 @@ class AssociationSteps:
 
     def _forward(self, batch: AssociationBatch) -> tuple[Tensor, Tensor, dict[str, Tensor], int]:
         local = self.context.shard(batch).to(self.context.device)
-        scores, populations = self.model(local.features, local.labels, local.query)
+        scores, populations = self.model(*local.inputs)
         return scores, local.target, populations, batch.size
 
     def _global_means(self, total: int, **sums: Tensor) -> dict[str, float]:

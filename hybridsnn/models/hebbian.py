@@ -1,8 +1,9 @@
 """Driver of ``hybridsnn <command> hebbian``: memory-enriched SNNs with Hebbian plasticity (Limbacher 2022).
 
-Implemented task: ``associations`` (the seed's memorizing-associations task) with three networks:
+Implemented tasks: ``associations`` (the seed's memorizing-associations task) with three networks:
 ``--network snn`` (the spiking Hebbian-memory network), ``hmem`` (the non-spiking ReLU H-Mem baseline) and
-``lstm`` (an LSTM baseline). The other registered tasks end with a one-line error.
+``lstm`` (an LSTM baseline); ``cross-modal`` (FSDD → MNIST, :mod:`hybridsnn.hebbian.crossmodal_run`) and
+``babi`` (bAbI QA, :mod:`hybridsnn.hebbian.babi_run`). The other registered tasks end with a one-line error.
 
 The seed's flags keep their names with dashes (``--sequence-length --num-classes --num-time-steps
 --embedding-size --memory-size --w-max --gamma-pos --gamma-neg --tau-trace --readout-delay --thr
@@ -17,6 +18,7 @@ continuing an interrupted training is ``hybridsnn train hebbian --resume RUN_DIR
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -27,15 +29,16 @@ from torch import nn
 from hybridsnn.atomic import write_json
 from hybridsnn.checkpoint import Checkpoint, load_checkpoint
 from hybridsnn.errors import CheckpointError, UserError
+from hybridsnn.hebbian import babi_run, crossmodal_run
 from hybridsnn.hebbian.data import FreshBatches, association_sequences, fixed_batches
 from hybridsnn.hebbian.networks import NETWORKS, AssociationConfig, build_network, compile_store_step
 from hybridsnn.hebbian.training import AssociationSteps, make_optimizer
-from hybridsnn.results import Run, read_metrics
+from hybridsnn.results import CONFIG_FILE, Run, read_metrics
 from hybridsnn.spiking import BestMetric, configure_threads, evaluate, fit, restore_state, seed_everything
 from hybridsnn.spiking import select_device as _select_device
 from hybridsnn.spiking.distributed import DistributedContext, init_distributed, shutdown_distributed
 
-IMPLEMENTED_TASKS = ("associations",)
+IMPLEMENTED_TASKS = ("associations", "cross-modal", "babi")
 TRAIN_SET_SIZE = 9000  # the seed's nominal training-set size: iterations per epoch = ceil(9000 / batch)
 OOD_FILE = "ood.json"
 #: Defaults that differ between the spiking network and the H-Mem (ReLU) baseline (seed *_relu.py).
@@ -80,6 +83,10 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     add("--test-size", type=int, default=None, help="test examples (default: 2000)")
     if command != "train":
         return
+    add("--babi-task", type=int, default=None, help="babi: task 1..20 of bAbI v1.2 en-10k (default 1)")
+    add("--max-num-sentences", type=int, default=None, help="babi: drop longer stories (default 50)")
+    add("--encoders", default=None, metavar="PATH", help="cross-modal: pre-trained encoders (safetensors)")
+    add("--encoder-epochs", type=int, default=None, help="cross-modal: encoder pre-training epochs (10)")
     add("--network", default="snn", choices=NETWORKS, help="snn (default), hmem (ReLU H-Mem) or lstm")
     add("--num-classes", type=int, default=None, help="number of labels (default 10)")
     add("--feature-size", type=int, default=10, help="feature vector size F (default 10)")
@@ -90,9 +97,9 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     add("--gamma-pos", type=float, default=None, help="potentiation rate γ+ (default 0.3; hmem 0.1)")
     add("--gamma-neg", type=float, default=None, help="depression rate γ− (default 0.3; hmem 0.1)")
     add("--tau-trace", type=float, default=20.0, help="trace time constant in ms (default 20)")
-    add("--readout-delay", type=int, default=1, help="value→key feedback delay in steps (default 1)")
+    add("--readout-delay", type=int, default=None, help="value→key feedback delay, steps (1; babi 30)")
     add("--readout-window", type=int, default=30, help="last recall steps counted by the read-out (30)")
-    add("--thr", type=float, default=0.1, help="firing threshold in input units (default 0.1)")
+    add("--thr", type=float, default=None, help="threshold in input units (0.1; cross-modal 0.05)")
     add("--perfect-reset", action="store_true", help="reset the membrane to 0 after a spike")
     add("--refractory-time-steps", type=int, default=3, help="refractory period in steps (default 3)")
     add("--tau-mem", type=float, default=20.0, help="membrane time constant in ms (default 20)")
@@ -143,6 +150,8 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
         "epochs": 250,
         "val_size": 1000,
         "test_size": 2000,
+        "thr": 0.1,
+        "readout_delay": 1,
         **NETWORK_DEFAULTS[args.network],
     }
     for key, value in (QUICK if args.quick else {}).items():
@@ -240,6 +249,10 @@ def _record_tests(
 def train(args: argparse.Namespace, run: Run) -> dict:
     """Train on fresh random batches, validate every epoch, then test the best weights at all lengths."""
     _check_task(args.task)
+    if args.task == crossmodal_run.TASK:
+        return crossmodal_run.train(args, run)
+    if args.task == babi_run.TASK:
+        return babi_run.train(args, run)
     settings = resolve_settings(args)
     context = _runtime(args)
     try:
@@ -321,7 +334,7 @@ def train(args: argparse.Namespace, run: Run) -> dict:
 
 def _load(path: str) -> Checkpoint:
     checkpoint = load_checkpoint(path, model="hebbian")
-    if checkpoint.config.get("task") not in IMPLEMENTED_TASKS or "network" not in checkpoint.config:
+    if checkpoint.config.get("task") != "associations" or "network" not in checkpoint.config:
         raise CheckpointError(f"checkpoint {path!r} is not a trained hebbian associations network")
     return checkpoint
 
@@ -336,6 +349,10 @@ def _model_from_checkpoint(checkpoint: Checkpoint, device: torch.device) -> tupl
 def test(args: argparse.Namespace, run: Run) -> dict:
     """Evaluate ``--checkpoint`` on the test set, at its training length or ``--sequence-length``/lengths."""
     _check_task(args.task)
+    if args.task == crossmodal_run.TASK:
+        return crossmodal_run.test(args, run)
+    if args.task == babi_run.TASK:
+        return babi_run.test(args, run)
     if args.checkpoint is None:
         raise UserError("test needs --checkpoint PATH (a checkpoint of a hebbian training run)")
     context = _runtime(args)
@@ -380,9 +397,13 @@ def plot(args: argparse.Namespace) -> list[Path]:
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise UserError(f"run directory {str(run_dir)!r} does not exist")
+    out = Path(args.output) if args.output else run_dir / "plots"
+    config = run_dir / CONFIG_FILE
+    if config.is_file() and json.loads(config.read_text(encoding="utf-8")).get("task") == crossmodal_run.TASK:
+        return crossmodal_run.plot(run_dir, out, read_metrics(run_dir))
     return plot_run(
         run_dir,
-        Path(args.output) if args.output else run_dir / "plots",
+        out,
         read_metrics(run_dir),
         _model_from_checkpoint,
     )

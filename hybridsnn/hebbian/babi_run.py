@@ -1,0 +1,213 @@
+"""``hybridsnn train hebbian --task babi``: one bAbI task (v1.2, 10k by default) with the QA SNN.
+
+The training file is split 90/10 into train/validation (seeded with ``--dataset-seed``; the seed's split is
+unseeded), the best validation weights are scored on the test file. ``--iterations`` caps the batches per
+epoch and ``--val-size``/``--test-size`` the evaluated samples (for quick runs); unset, all are used.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from hybridsnn.checkpoint import load_checkpoint
+from hybridsnn.errors import CheckpointError, UserError
+from hybridsnn.hebbian.babi_data import BabiBatch, Vocabulary, ensure_babi, read_samples
+from hybridsnn.hebbian.babi_network import QuestionAnsweringSNN
+from hybridsnn.hebbian.networks import AssociationConfig
+from hybridsnn.hebbian.training import AssociationSteps, make_optimizer
+from hybridsnn.results import Run
+from hybridsnn.spiking import BestMetric, configure_threads, evaluate, fit, restore_state, seed_everything
+from hybridsnn.spiking import select_device as _select_device
+from hybridsnn.spiking.distributed import DistributedContext, init_distributed, shutdown_distributed
+
+TASK = "babi"
+DEFAULTS = {
+    "babi_task": 1,
+    "max_num_sentences": 50,
+    "batch_size": 256,
+    "epochs": 200,
+    "embedding_size": 80,
+    "memory_size": 100,
+    "learning_rate": 3e-3,
+    "l2": 1e-5,
+    "thr": 0.1,
+    "readout_delay": 30,
+    "gamma_pos": 0.3,
+    "gamma_neg": 0.3,
+}
+#: ``--quick``: task 1, E=40, M=50, 3 epochs × 20 batches of 32, 64 validation / 256 test questions.
+QUICK = {
+    "embedding_size": 40,
+    "memory_size": 50,
+    "batch_size": 32,
+    "epochs": 3,
+    "iterations": 20,
+    "l2": 0.0,
+    "val_size": 64,
+    "test_size": 256,
+}
+
+
+def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Flags, then ``--quick`` values for unset flags, then the seed's bAbI defaults."""
+    settings = vars(args).copy()
+    for source in (QUICK if args.quick else {}, DEFAULTS):
+        for key, value in source.items():
+            if settings.get(key) is None:
+                settings[key] = value
+    for key in ("batch_size", "epochs", "iterations", "val_size", "test_size", "max_num_sentences"):
+        if settings.get(key) is not None and settings[key] < 1:
+            raise UserError(f"--{key.replace('_', '-')} must be >= 1, got {settings[key]}")
+    settings.update(
+        steps=settings["num_time_steps"],
+        threshold=settings["thr"],
+        refractory_steps=settings["refractory_time_steps"],
+        dampening=settings["dampening_factor"],
+    )
+    return settings
+
+
+class ShuffledBatches:
+    """Batches of a fixed set in a fresh random order every pass (torch's global RNG), at most ``limit``."""
+
+    def __init__(self, data: BabiBatch, batch_size: int, limit: int | None = None) -> None:
+        self.data, self.batch_size, self.limit = data, batch_size, limit
+
+    def __len__(self) -> int:
+        count = -(-self.data.size // self.batch_size)
+        return count if self.limit is None else min(count, self.limit)
+
+    def __iter__(self) -> Iterator[BabiBatch]:
+        order = torch.randperm(self.data.size)
+        for n in range(len(self)):
+            yield self.data.select(order[n * self.batch_size : (n + 1) * self.batch_size])
+
+
+def _batches(data: BabiBatch, size: int | None, batch: int) -> list[BabiBatch]:
+    data = data.select(slice(0, size))
+    return [data.select(slice(i, i + batch)) for i in range(0, data.size, batch)]
+
+
+def load_splits(settings: dict[str, Any]) -> tuple[Vocabulary, BabiBatch, BabiBatch, BabiBatch]:
+    """Vocabulary, train, validation (10 % of the training file) and test samples."""
+    train_file, test_file = ensure_babi(settings["data_root"], settings["babi_task"])
+    train = read_samples(train_file, settings["max_num_sentences"])
+    test = read_samples(test_file, settings["max_num_sentences"])
+    vocabulary = Vocabulary.build([train, test])
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(settings["dataset_seed"]))
+    val_count = len(train) // 10
+    train_set = vocabulary.vectorise([train[i] for i in order[val_count:].tolist()])
+    val_set = vocabulary.vectorise([train[i] for i in order[:val_count].tolist()])
+    return vocabulary, train_set, val_set, vocabulary.vectorise(test)
+
+
+def _config(settings: dict[str, Any], vocabulary: Vocabulary) -> AssociationConfig:
+    return AssociationConfig.from_mapping(
+        {**settings, "feature_size": vocabulary.sentence_size, "num_classes": len(vocabulary.words)}
+    )
+
+
+def _test(
+    steps: AssociationSteps, test_set: BabiBatch, settings: dict, progress: bool, run: Run | None
+) -> dict[str, float]:
+    batches = _batches(test_set, settings["test_size"], settings["batch_size"])
+    test = evaluate(steps.eval_step, batches, modules=[steps.model], desc="test", progress=progress)
+    if run is not None:
+        run.log_metrics(step=0, split="test", **test)
+    return test
+
+
+def train(args: argparse.Namespace, run: Run) -> dict:
+    """Train the QA SNN on one bAbI task, validate every epoch, test the best weights."""
+    settings = resolve_settings(args)
+    configure_threads(args.threads)
+    context = init_distributed(_select_device(args.device))
+    try:
+        vocabulary, train_set, val_set, test_set = load_splits(settings)
+        config = _config(settings, vocabulary)
+        seed_everything(args.seed)
+        model = QuestionAnsweringSNN(config).to(context.device)
+        optimizer, scheduler = make_optimizer(
+            model,
+            settings["learning_rate"],
+            settings["learning_rate_decay"],
+            settings["decay_learning_rate_every"],
+        )
+        steps = AssociationSteps(
+            context.wrap(model),
+            optimizer,
+            scheduler,
+            context,
+            l2=settings["l2"],
+            target_rate=settings["target_rate"],
+            max_grad_norm=settings["max_grad_norm"],
+        )
+        batch = settings["batch_size"]
+        progress = not args.no_progress and context.is_main
+        result = fit(
+            run,
+            train_step=steps.train_step,
+            train_loader=ShuffledBatches(train_set, batch, settings["iterations"]),
+            epochs=settings["epochs"],
+            seed=args.seed,
+            state={"model": model, "optim": optimizer},
+            schedulers={"lr": scheduler},
+            eval_step=steps.eval_step,
+            eval_loaders={"val": _batches(val_set, settings["val_size"], batch)},
+            best=BestMetric("val", "accuracy"),
+            resume=bool(args.resume),
+            progress=progress,
+        )
+        restore_state(run.load_checkpoint("best"), {"model": model})
+        test = _test(steps, test_set, settings, progress, run if context.is_main else None)
+        final = {
+            "test_accuracy": test["accuracy"],
+            "test_loss": test["loss"],
+            "best_val_accuracy": result.best_value,
+            "best_epoch": result.best_epoch,
+            "epochs": result.epochs,
+            "vocabulary": len(vocabulary.words),
+            "story_sentences": train_set.story.shape[1],
+        }
+        return run.finish(
+            final,
+            samples=batch * len(ShuffledBatches(train_set, batch, settings["iterations"])) * result.epochs,
+            dataset=f"bAbI v1.2 task {settings['babi_task']}",
+            engine="torch",
+            device=str(context.device),
+        )
+    finally:
+        shutdown_distributed()
+
+
+def test(args: argparse.Namespace, run: Run) -> dict:
+    """Score ``--checkpoint`` (a babi training checkpoint) on its task's test file."""
+    if args.checkpoint is None:
+        raise UserError("test needs --checkpoint PATH (a checkpoint of a hebbian babi training run)")
+    checkpoint = load_checkpoint(args.checkpoint, model="hebbian")
+    if checkpoint.config.get("task") != TASK:
+        raise CheckpointError(f"checkpoint {args.checkpoint!r} is not a trained hebbian babi network")
+    settings = resolve_settings(argparse.Namespace(**checkpoint.config))
+    settings.update(
+        {k: getattr(args, k) for k in ("test_size", "batch_size", "data_root") if getattr(args, k)}
+    )
+    configure_threads(args.threads)
+    context = DistributedContext(device=_select_device(args.device))
+    vocabulary, _, _, test_set = load_splits(settings)
+    model = QuestionAnsweringSNN(_config(settings, vocabulary))
+    restore_state(checkpoint, {"model": model})
+    model.to(context.device)
+    steps = AssociationSteps(model, None, None, context)
+    metrics = _test(steps, test_set, settings, not args.no_progress, run)
+    return run.finish(
+        {"test_accuracy": metrics["accuracy"], "test_loss": metrics["loss"]},
+        samples=min(test_set.size, settings["test_size"] or test_set.size),
+        dataset=f"bAbI v1.2 task {settings['babi_task']}",
+        engine="torch",
+        device=str(context.device),
+        checkpoint=str(args.checkpoint),
+    )
