@@ -70,3 +70,25 @@ register(
         "torch",
     )
 )
+
+
+register(
+    ModelInfo(
+        "hebbian",
+        "hybridsnn.models.hebbian",
+        "memory-enriched SNN with Hebbian plasticity (Limbacher et al. 2022)",
+        ("associations", "omniglot", "cross-modal", "babi", "concentration"),
+        "torch",
+    )
+)
+
+
+register(
+    ModelInfo(
+        "hp",
+        "hybridsnn.models.hp",
+        "hybrid global-local plasticity SNN (HP/GP/LP; Wu et al. 2022)",
+        ("simple", "classification", "tolerance", "fewshot", "multitask"),
+        "torch",
+    )
+)

@@ -15,6 +15,7 @@ from hybridsnn.data.encoders import (
     poisson_spikes,
 )
 from hybridsnn.data.idx import read_idx, write_idx
+from hybridsnn.data.image_files import read_image_file
 from hybridsnn.data.omniglot import OneShotRun, load_one_shot_runs, one_shot_runs
 from hybridsnn.data.preprocess import normalize_image_means
 from hybridsnn.data.registry import (
@@ -55,6 +56,7 @@ __all__ = [
     "one_shot_runs",
     "poisson_spikes",
     "read_idx",
+    "read_image_file",
     "register_dataset",
     "register_task_generator",
     "split_present",

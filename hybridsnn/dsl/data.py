@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hybridsnn.data import ArrayDataset, load_dataset, read_idx
-from hybridsnn.errors import DataError, UserError, unknown_choice
+from hybridsnn.data import ArrayDataset, load_dataset
+from hybridsnn.errors import UserError, unknown_choice
 
 ENCODINGS = ("real", "latency")
 
@@ -86,41 +85,3 @@ def make_loader(data: ArrayDataset, dataset: str, *, train: bool, batch_size: in
     transform = image_transform(dataset, train=train, encoding=encoding)
     return DataLoader(data.to_torch(transform), batch_size=batch_size, shuffle=train, num_workers=0,
                       pin_memory=pin_memory)
-
-
-def read_images(path: str | os.PathLike[str], shape: tuple[int, int, int]) -> np.ndarray:
-    """Images to classify from ``.npy``, IDX (``*-ubyte[.gz]``, ``.idx``) or an image file (PNG, JPEG…).
-
-    Returns ``(N, H, W)`` or ``(N, H, W, C)`` as stored (uint8 0..255, or floats in [0, 1]) checked
-    against ``shape`` = ``(C, H, W)``.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"input file {str(path)!r} does not exist")
-    name = path.name.lower()
-    channels, height, width = shape
-    if name.endswith(".npy"):
-        images = np.load(path, allow_pickle=False)
-    elif "ubyte" in name or name.endswith((".idx", ".idx.gz")):
-        images = read_idx(path)
-    else:
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(path) as image:
-                images = np.asarray(image.convert("L" if channels == 1 else "RGB"))
-        except (UnidentifiedImageError, OSError) as exc:
-            raise DataError(f"cannot read image {str(path)!r}: {exc}") from None
-    images = np.asarray(images)
-    single = (height, width) if channels == 1 else (height, width, channels)
-    if images.shape == single:
-        images = images[None]
-    if images.shape[1:] != single:
-        raise DataError(f"input {str(path)!r} holds shape {images.shape}; "
-                        f"expected {single} or (N, *{single})")
-    if images.dtype != np.uint8:
-        images = images.astype(np.float32)
-        if images.size and (images.min() < 0.0 or images.max() > 1.0):
-            raise DataError(f"input {str(path)!r}: non-uint8 pixels must lie in [0, 1], "
-                            f"got {images.min():g}..{images.max():g}")
-    return images

@@ -20,6 +20,7 @@ import torch
 
 from hybridsnn.atomic import write_json
 from hybridsnn.checkpoint import Checkpoint, load_checkpoint
+from hybridsnn.data import read_image_file
 from hybridsnn.dsl.block import dsl_lif_config
 from hybridsnn.dsl.data import (
     DATASETS,
@@ -28,7 +29,6 @@ from hybridsnn.dsl.data import (
     image_transform,
     load_split,
     make_loader,
-    read_images,
 )
 from hybridsnn.dsl.network import ARCHITECTURES, DSLNetwork, build_network, get_architecture
 from hybridsnn.dsl.rules import RULES
@@ -50,8 +50,18 @@ QUICK_TRAIN, QUICK_TEST = 2000, 1000
 CONFUSION_FILE = "confusion.json"
 PREDICTIONS_FILE = "predictions.json"
 #: Settings that define the network; ``test``/``predict`` take them from the checkpoint.
-NETWORK_KEYS = ("dataset", "arch", "learning_rule", "tau", "thresh", "time_window", "dim_in_decoder", "fa",
-                "random_matrix", "encoding")
+NETWORK_KEYS = (
+    "dataset",
+    "arch",
+    "learning_rule",
+    "tau",
+    "thresh",
+    "time_window",
+    "dim_in_decoder",
+    "fa",
+    "random_matrix",
+    "encoding",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
@@ -73,16 +83,30 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     if command == "test":
         return
     add("--dataset", default="MNIST", help=f"one of {', '.join(DATASETS)} (default: MNIST)")
-    add("--model", dest="arch", default="MNISTDNN",
-        help=f"one of {', '.join(ARCHITECTURES)} (default: MNISTDNN)")
+    add(
+        "--model",
+        dest="arch",
+        default="MNISTDNN",
+        help=f"one of {', '.join(ARCHITECTURES)} (default: MNISTDNN)",
+    )
     add("--learning-rule", default="ELL", choices=RULES, help="local learning rule (default: ELL)")
     add("--epochs", type=int, default=200, help="training epochs (default: 200)")
     add("--lr", type=float, default=5e-4, help="initial learning rate (default: 5e-4)")
-    add("--lr-decay-milestones", type=int, nargs="+", default=[100, 200], metavar="EPOCH",
-        help="multiply the lr by --lr-decay-fact after these epochs (default: 100 200)")
+    add(
+        "--lr-decay-milestones",
+        type=int,
+        nargs="+",
+        default=[100, 200],
+        metavar="EPOCH",
+        help="multiply the lr by --lr-decay-fact after these epochs (default: 100 200)",
+    )
     add("--lr-decay-fact", type=float, default=0.1, help="lr decay factor (default: 0.1)")
-    add("--optimizer", default="adam101", choices=OPTIMIZERS,
-        help="adam101: Adam with torch 1.0.1's formula as in the seed (default); adam: torch's Adam")
+    add(
+        "--optimizer",
+        default="adam101",
+        choices=OPTIMIZERS,
+        help="adam101: Adam with torch 1.0.1's formula as in the seed (default); adam: torch's Adam",
+    )
     add("--dim-in-decoder", type=int, default=1024, help="target input size of conv local classifiers")
     add("--thresh", type=float, default=1.0, help="firing threshold θ (default: 1)")
     add("--tau", type=float, default=1.0, help="membrane time constant in steps, decay exp(-1/τ) (default 1)")
@@ -90,8 +114,12 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     add("--fa", action="store_true", help="feedback-alignment (Kolen-Pollack-like) local classifiers")
     add("--random-matrix", action="store_true", help="fixed random local classifiers")
     add("--encoding", default="real", choices=ENCODINGS, help="input coding (default: real = direct current)")
-    add("--print-stats", action="store_true", default=True,
-        help="log every block's local accuracy (always on, as in the seed)")
+    add(
+        "--print-stats",
+        action="store_true",
+        default=True,
+        help="log every block's local accuracy (always on, as in the seed)",
+    )
     add("--train-subset", type=int, default=None, metavar="N", help="train on the first N training samples")
 
 
@@ -103,8 +131,10 @@ def network_from(settings: dict[str, Any]) -> DSLNetwork:
     dataset = canonical_dataset(settings["dataset"])
     arch = get_architecture(settings["arch"])
     if arch.input_shape != DATASETS[dataset].shape:
-        raise UserError(f"model {arch.name} takes {arch.input_shape} images but {dataset} has "
-                        f"{DATASETS[dataset].shape}; pick a model for this dataset")
+        raise UserError(
+            f"model {arch.name} takes {arch.input_shape} images but {dataset} has "
+            f"{DATASETS[dataset].shape}; pick a model for this dataset"
+        )
     for key in ("time_window", "dim_in_decoder"):
         if settings[key] < 1:
             raise UserError(f"--{key.replace('_', '-')} must be >= 1, got {settings[key]}")
@@ -144,8 +174,10 @@ def _save_confusion(run: Run, steps: DSLSteps, dataset: str) -> None:
     if steps.last_predictions is None:
         return
     labels, predictions = steps.last_predictions
-    write_json(run.path / CONFUSION_FILE, {"dataset": dataset, "labels": labels.tolist(),
-                                           "predictions": predictions.tolist()})
+    write_json(
+        run.path / CONFUSION_FILE,
+        {"dataset": dataset, "labels": labels.tolist(), "predictions": predictions.tolist()},
+    )
 
 
 def _split_metrics(metrics: dict[str, float], prefix: str) -> dict[str, float]:
@@ -172,28 +204,67 @@ def train(args: argparse.Namespace, run: Run) -> dict:
     train_data = load_split(args.dataset, "train", args.data_root, train_subset)
     test_data = load_split(args.dataset, "test", args.data_root, test_subset)
     pin = device.type == "cuda"
-    train_loader = make_loader(train_data, args.dataset, train=True, batch_size=args.batch_size,
-                               encoding=args.encoding, pin_memory=pin)
-    test_loader = make_loader(test_data, args.dataset, train=False, batch_size=args.batch_size,
-                              encoding=args.encoding, pin_memory=pin)
+    train_loader = make_loader(
+        train_data,
+        args.dataset,
+        train=True,
+        batch_size=args.batch_size,
+        encoding=args.encoding,
+        pin_memory=pin,
+    )
+    test_loader = make_loader(
+        test_data,
+        args.dataset,
+        train=False,
+        batch_size=args.batch_size,
+        encoding=args.encoding,
+        pin_memory=pin,
+    )
     optimizers = make_optimizers(network, args.optimizer, args.lr)
     schedulers = make_schedulers(optimizers, args.lr_decay_milestones, args.lr_decay_fact)
-    steps = DSLSteps(network, rule=args.learning_rule, steps=args.time_window, optimizers=optimizers,
-                     device=device, num_classes=len(train_data.classes), encoding=args.encoding,
-                     amp=args.amp, eval_samples=len(test_data))
+    steps = DSLSteps(
+        network,
+        rule=args.learning_rule,
+        steps=args.time_window,
+        optimizers=optimizers,
+        device=device,
+        num_classes=len(train_data.classes),
+        encoding=args.encoding,
+        amp=args.amp,
+        eval_samples=len(test_data),
+    )
     state = {"model": network, **{f"optim{k}": opt for k, opt in enumerate(optimizers)}}
-    result = fit(run, train_step=steps.train_step, train_loader=train_loader, epochs=epochs, seed=args.seed,
-                 state=state, schedulers={f"lr{k}": s for k, s in enumerate(schedulers)},
-                 eval_step=steps.eval_step, eval_loaders={"test": test_loader},
-                 best=BestMetric("test", "accuracy"), resume=bool(args.resume),
-                 progress=not args.no_progress)
+    result = fit(
+        run,
+        train_step=steps.train_step,
+        train_loader=train_loader,
+        epochs=epochs,
+        seed=args.seed,
+        state=state,
+        schedulers={f"lr{k}": s for k, s in enumerate(schedulers)},
+        eval_step=steps.eval_step,
+        eval_loaders={"test": test_loader},
+        best=BestMetric("test", "accuracy"),
+        resume=bool(args.resume),
+        progress=not args.no_progress,
+    )
     _save_confusion(run, steps, canonical_dataset(args.dataset))
-    final = {**_split_metrics(result.metrics.get("test", {}), "test"),
-             **_split_metrics(result.metrics.get("train", {}), "train"),
-             "best_test_accuracy": result.best_value, "best_epoch": result.best_epoch,
-             "epochs": result.epochs}
-    return run.finish(final, samples=len(train_data) * max(result.epochs, 1), dataset=args.dataset,
-                      engine="torch", device=str(device), learning_rule=args.learning_rule, arch=args.arch)
+    final = {
+        **_split_metrics(result.metrics.get("test", {}), "test"),
+        **_split_metrics(result.metrics.get("train", {}), "train"),
+        "best_test_accuracy": result.best_value,
+        "best_epoch": result.best_epoch,
+        "epochs": result.epochs,
+    }
+    return run.finish(
+        final,
+        samples=len(train_data) * max(result.epochs, 1),
+        dataset=args.dataset,
+        engine="torch",
+        device=str(device),
+        learning_rule=args.learning_rule,
+        arch=args.arch,
+    )
 
 
 def test(args: argparse.Namespace, run: Run) -> dict:
@@ -203,19 +274,44 @@ def test(args: argparse.Namespace, run: Run) -> dict:
     config = checkpoint.config
     network = _network_from_checkpoint(checkpoint, device)
     _maybe_compile(network, args.compile)
-    data = load_split(config["dataset"], "test", args.data_root,
-                      QUICK_TEST if args.quick and args.test_subset is None else args.test_subset)
-    loader = make_loader(data, config["dataset"], train=False, batch_size=args.batch_size,
-                         encoding=config["encoding"], pin_memory=device.type == "cuda")
-    steps = DSLSteps(network, rule=config["learning_rule"], steps=config["time_window"], optimizers=[],
-                     device=device, num_classes=len(data.classes), encoding=config["encoding"], amp=args.amp,
-                     eval_samples=len(data))
+    data = load_split(
+        config["dataset"],
+        "test",
+        args.data_root,
+        QUICK_TEST if args.quick and args.test_subset is None else args.test_subset,
+    )
+    loader = make_loader(
+        data,
+        config["dataset"],
+        train=False,
+        batch_size=args.batch_size,
+        encoding=config["encoding"],
+        pin_memory=device.type == "cuda",
+    )
+    steps = DSLSteps(
+        network,
+        rule=config["learning_rule"],
+        steps=config["time_window"],
+        optimizers=[],
+        device=device,
+        num_classes=len(data.classes),
+        encoding=config["encoding"],
+        amp=args.amp,
+        eval_samples=len(data),
+    )
     metrics = evaluate(steps.eval_step, loader, modules=[network], progress=not args.no_progress)
     run.log_metrics(step=0, split="test", **metrics)
     _save_confusion(run, steps, canonical_dataset(config["dataset"]))
-    return run.finish(_split_metrics(metrics, "test"), samples=len(data), dataset=config["dataset"],
-                      engine="torch", device=str(device), checkpoint=str(args.checkpoint),
-                      learning_rule=config["learning_rule"], arch=config["arch"])
+    return run.finish(
+        _split_metrics(metrics, "test"),
+        samples=len(data),
+        dataset=config["dataset"],
+        engine="torch",
+        device=str(device),
+        checkpoint=str(args.checkpoint),
+        learning_rule=config["learning_rule"],
+        arch=config["arch"],
+    )
 
 
 def predict(args: argparse.Namespace, run: Run) -> dict:
@@ -227,11 +323,18 @@ def predict(args: argparse.Namespace, run: Run) -> dict:
     config = checkpoint.config
     dataset = canonical_dataset(config["dataset"])
     network = _network_from_checkpoint(checkpoint, device)
-    images = read_images(args.input, DATASETS[dataset].shape)
+    images = read_image_file(args.input, DATASETS[dataset].shape)
     transform = image_transform(dataset, train=False, encoding=config["encoding"])
     batch = torch.stack([transform(image) for image in images])
-    steps = DSLSteps(network, rule=config["learning_rule"], steps=config["time_window"], optimizers=[],
-                     device=device, encoding=config["encoding"], amp=args.amp)
+    steps = DSLSteps(
+        network,
+        rule=config["learning_rule"],
+        steps=config["time_window"],
+        optimizers=[],
+        device=device,
+        encoding=config["encoding"],
+        amp=args.amp,
+    )
     network.eval()
     counts = torch.cat([steps.classify(chunk)[-1].sum(dim=0).cpu() for chunk in batch.split(args.batch_size)])
     predicted = counts.argmax(dim=-1).numpy()
@@ -239,12 +342,20 @@ def predict(args: argparse.Namespace, run: Run) -> dict:
     if args.labels is not None:
         labels = read_labels(args.labels, len(predicted))
         metrics["accuracy"] = float((predicted == labels).mean())
-    write_json(run.path / PREDICTIONS_FILE, {"predictions": predicted.tolist(),
-                                             "spike_counts": counts.numpy().tolist()})
+    write_json(
+        run.path / PREDICTIONS_FILE,
+        {"predictions": predicted.tolist(), "spike_counts": counts.numpy().tolist()},
+    )
     for index, label in enumerate(predicted):
         print(f"{index}\t{label}")
-    return run.finish(metrics, samples=len(predicted), dataset=dataset, engine="torch", device=str(device),
-                      checkpoint=str(args.checkpoint))
+    return run.finish(
+        metrics,
+        samples=len(predicted),
+        dataset=dataset,
+        engine="torch",
+        device=str(device),
+        checkpoint=str(args.checkpoint),
+    )
 
 
 def read_labels(path: str, count: int) -> np.ndarray:
@@ -271,12 +382,23 @@ def plot(args: argparse.Namespace) -> list[Path]:
     records = read_metrics(run_dir)
     written = []
     if any(r.get("epoch") is not None and "accuracy" in r for r in records):
-        written.append(plots.accuracy_curves(run_dir, out / "accuracy.png", x="epoch",
-                                             title="DSL: network accuracy (last classifier)"))
+        written.append(
+            plots.accuracy_curves(
+                run_dir, out / "accuracy.png", x="epoch", title="DSL: network accuracy (last classifier)"
+            )
+        )
     layers = sorted({k for r in records for k in r if k.startswith("layer") and k.endswith("_accuracy")})
     if layers and any(r.get("epoch") is not None for r in records):
-        written.append(plots.accuracy_curves(run_dir, out / "local_accuracies.png", metrics=layers,
-                                             split="test", x="epoch", title="DSL: local classifiers (test)"))
+        written.append(
+            plots.accuracy_curves(
+                run_dir,
+                out / "local_accuracies.png",
+                metrics=layers,
+                split="test",
+                x="epoch",
+                title="DSL: local classifiers (test)",
+            )
+        )
     confusion = run_dir / CONFUSION_FILE
     if confusion.is_file():
         data = json.loads(confusion.read_text(encoding="utf-8"))

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from hybridsnn.checkpoint import check_shapes, load_checkpoint
-from hybridsnn.data import load_dataset, read_idx
+from hybridsnn.data import load_dataset, read_image_file
 from hybridsnn.errors import CheckpointError, UserError
 from hybridsnn.results import Run
 from hybridsnn.sim import available_engines, default_engine
@@ -402,25 +402,10 @@ def test(args: argparse.Namespace, run: Run) -> dict:
 
 
 def read_images(paths: list[str]) -> np.ndarray:
-    """Images (N, 28, 28) uint8 from IDX, .npy or PNG files."""
-    arrays = []
-    for name in paths:
-        path = Path(name)
-        if not path.is_file():
-            raise UserError(f"input file {name!r} does not exist")
-        if path.suffix == ".npy":
-            array = np.load(path, allow_pickle=False)
-        elif path.suffix.lower() == ".png":
-            from PIL import Image
-
-            array = np.asarray(Image.open(path).convert("L"))
-        else:
-            array = read_idx(path)
-        array = np.asarray(array).reshape(-1, 28, 28) if array.size % 784 == 0 else array
-        if array.ndim != 3 or array.shape[1:] != (28, 28):
-            raise UserError(f"input file {name!r} holds shape {array.shape}; expected 28x28 images")
-        arrays.append(np.clip(array, 0, 255).astype(np.uint8))
-    return np.concatenate(arrays)
+    """28x28 images as uint8 pixels (0..255, the input rates' unit) from IDX, .npy or PNG files."""
+    images = [read_image_file(path, (1, 28, 28)) for path in paths]
+    scaled = [np.rint(x * 255.0) if x.dtype != np.uint8 else x for x in images]  # [0, 1] floats -> pixels
+    return np.concatenate(scaled).astype(np.uint8)
 
 
 def predict(args: argparse.Namespace, run: Run) -> dict:
