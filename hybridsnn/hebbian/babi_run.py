@@ -18,6 +18,7 @@ from hybridsnn.errors import CheckpointError, UserError
 from hybridsnn.hebbian.babi_data import BabiBatch, Vocabulary, ensure_babi, read_samples
 from hybridsnn.hebbian.babi_network import QuestionAnsweringSNN
 from hybridsnn.hebbian.networks import AssociationConfig
+from hybridsnn.hebbian.settings import add_model_names, layered_settings, require_positive
 from hybridsnn.hebbian.training import AssociationSteps, make_optimizer
 from hybridsnn.results import Run
 from hybridsnn.spiking import BestMetric, configure_threads, evaluate, fit, restore_state, seed_everything
@@ -54,21 +55,11 @@ QUICK = {
 
 def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
     """Flags, then ``--quick`` values for unset flags, then the seed's bAbI defaults."""
-    settings = vars(args).copy()
-    for source in (QUICK if args.quick else {}, DEFAULTS):
-        for key, value in source.items():
-            if settings.get(key) is None:
-                settings[key] = value
-    for key in ("batch_size", "epochs", "iterations", "val_size", "test_size", "max_num_sentences"):
-        if settings.get(key) is not None and settings[key] < 1:
-            raise UserError(f"--{key.replace('_', '-')} must be >= 1, got {settings[key]}")
-    settings.update(
-        steps=settings["num_time_steps"],
-        threshold=settings["thr"],
-        refractory_steps=settings["refractory_time_steps"],
-        dampening=settings["dampening_factor"],
+    settings = layered_settings(args, QUICK if args.quick else {}, DEFAULTS)
+    require_positive(
+        settings, ("batch_size", "epochs", "iterations", "val_size", "test_size", "max_num_sentences")
     )
-    return settings
+    return add_model_names(settings)
 
 
 class ShuffledBatches:

@@ -31,6 +31,7 @@ from hybridsnn.hebbian.crossmodal import (
     modality_pool,
 )
 from hybridsnn.hebbian.encoders import FEATURES, DigitEncoder, load_encoders, pretrain_encoder, save_encoders
+from hybridsnn.hebbian.settings import add_model_names, layered_settings, require_positive
 from hybridsnn.hebbian.training import make_optimizer
 from hybridsnn.results import Run
 from hybridsnn.spiking import BestMetric, configure_threads, evaluate, fit, restore_state, seed_everything
@@ -70,11 +71,7 @@ QUICK = {
 
 def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
     """Flags, then ``--quick`` values for unset flags, then the seed's cross-modal defaults."""
-    settings = vars(args).copy()
-    for source in (QUICK if args.quick else {}, DEFAULTS):
-        for key, value in source.items():
-            if settings.get(key) is None:
-                settings[key] = value
+    settings = layered_settings(args, QUICK if args.quick else {}, DEFAULTS)
     if settings.get("embedding_size") not in (None, FEATURES):
         raise UserError(
             f"--embedding-size of the cross-modal task is the encoders' {FEATURES} features, "
@@ -82,18 +79,12 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
         )
     if settings.get("iterations") is None:
         settings["iterations"] = math.ceil(TRAIN_SET_SIZE / settings["batch_size"])
-    for key in ("batch_size", "epochs", "iterations", "val_size", "test_size", "encoder_epochs"):
-        if settings[key] < 1:
-            raise UserError(f"--{key.replace('_', '-')} must be >= 1, got {settings[key]}")
+    require_positive(
+        settings, ("batch_size", "epochs", "iterations", "val_size", "test_size", "encoder_epochs")
+    )
     if not 1 <= settings["sequence_length"] <= 10:
         raise UserError(f"--sequence-length must be 1..10 digit classes, got {settings['sequence_length']}")
-    settings.update(
-        steps=settings["num_time_steps"],
-        threshold=settings["thr"],
-        refractory_steps=settings["refractory_time_steps"],
-        dampening=settings["dampening_factor"],
-    )
-    return settings
+    return add_model_names(settings)
 
 
 def _audio(root: Any, split: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -32,6 +32,7 @@ from hybridsnn.errors import CheckpointError, UserError
 from hybridsnn.hebbian import babi_run, crossmodal_run
 from hybridsnn.hebbian.data import FreshBatches, association_sequences, fixed_batches
 from hybridsnn.hebbian.networks import NETWORKS, AssociationConfig, build_network, compile_store_step
+from hybridsnn.hebbian.settings import add_model_names, layered_settings, require_positive
 from hybridsnn.hebbian.training import AssociationSteps, make_optimizer
 from hybridsnn.results import CONFIG_FILE, Run, read_metrics
 from hybridsnn.spiking import BestMetric, configure_threads, evaluate, fit, restore_state, seed_everything
@@ -140,7 +141,6 @@ def _check_task(task: str) -> None:
 
 def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
     """All training settings: flags, then ``--quick`` values for unset flags, then seed defaults."""
-    settings = vars(args).copy()
     defaults = {
         "batch_size": 512,
         "sequence_length": 10,
@@ -154,19 +154,9 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
         "readout_delay": 1,
         **NETWORK_DEFAULTS[args.network],
     }
-    for key, value in (QUICK if args.quick else {}).items():
-        if settings.get(key) is None:
-            settings[key] = value
-    for key, value in defaults.items():
-        if settings.get(key) is None:
-            settings[key] = value
+    settings = add_model_names(layered_settings(args, QUICK if args.quick else {}, defaults))
     if settings["iterations"] is None:
         settings["iterations"] = math.ceil(TRAIN_SET_SIZE / settings["batch_size"])
-    settings["steps"], settings["threshold"] = settings["num_time_steps"], settings["thr"]
-    settings["refractory_steps"], settings["dampening"] = (
-        settings["refractory_time_steps"],
-        settings["dampening_factor"],
-    )
     if settings["sequence_length"] > settings["num_classes"]:
         raise UserError(
             f"--sequence-length {settings['sequence_length']} needs at least as many classes (labels are "
@@ -174,9 +164,7 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
         )
     if settings["test_lengths"] is None:
         settings["test_lengths"] = [settings["sequence_length"]]
-    for key in ("batch_size", "epochs", "iterations", "val_size", "test_size"):
-        if settings[key] < 1:
-            raise UserError(f"--{key.replace('_', '-')} must be >= 1, got {settings[key]}")
+    require_positive(settings, ("batch_size", "epochs", "iterations", "val_size", "test_size"))
     return settings
 
 
