@@ -15,9 +15,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from hybridsnn.hebbian.layers import XAVIER_GAIN, ReadingLayer, WritingLayer, encode, hebbian_lif_config
+from hybridsnn.hebbian.layers import XAVIER_GAIN, ReadingLayer, WritingLayer, encode
 from hybridsnn.hebbian.networks import AssociationConfig
-from hybridsnn.hebbian.plasticity import PlasticityConfig
 from hybridsnn.spiking import spike_counts
 
 
@@ -27,9 +26,7 @@ class QuestionAnsweringSNN(nn.Module):
     def __init__(self, config: AssociationConfig) -> None:
         super().__init__()
         self.config = config
-        lif = hebbian_lif_config(
-            config.threshold, config.tau_mem, config.refractory_steps, config.perfect_reset, config.dampening
-        )
+        lif = config.lif()
         self.lif = lif
         self.embedding = nn.Embedding(config.num_classes, config.embedding_size, padding_idx=0)
         nn.init.xavier_uniform_(self.embedding.weight, gain=XAVIER_GAIN)
@@ -40,7 +37,7 @@ class QuestionAnsweringSNN(nn.Module):
             config.embedding_size,
             config.memory_size,
             lif,
-            PlasticityConfig(config.w_max, config.gamma_pos, config.gamma_neg),
+            config.plasticity(),
             config.tau_trace,
             fused=config.fused,
             checkpoint_steps=config.checkpoint_steps,

@@ -14,17 +14,17 @@ phase / 15. Loss MSE against the stored image.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from hybridsnn.errors import UserError
-from hybridsnn.hebbian.layers import ReadingLayer, WritingLayer, encode, hebbian_lif_config, xavier_parameter
+from hybridsnn.hebbian.config import MemoryNetworkConfig
+from hybridsnn.hebbian.layers import ReadingLayer, WritingLayer, encode, xavier_parameter
 from hybridsnn.hebbian.networks import rate_regularizer
-from hybridsnn.hebbian.plasticity import PlasticityConfig
 from hybridsnn.spiking import lif_sequence
 
 DIGITS = 10
@@ -131,40 +131,16 @@ def fixed_examples(pools: CrossModalPools, count: int, length: int, seed: int, b
 
 
 @dataclass(frozen=True)
-class CrossModalConfig:
+class CrossModalConfig(MemoryNetworkConfig):
     """Sizes and constants of the cross-modal SNN (seed defaults; times in ms = steps)."""
 
+    threshold: float = 0.05
     audio_size: int = 64
     image_size: int = 64
-    memory_size: int = 100
     decoder_size: int = 256
-    steps: int = 100
-    threshold: float = 0.05
-    tau_mem: float = 20.0
-    refractory_steps: int = 3
-    perfect_reset: bool = False
-    dampening: float = 1.0
-    tau_trace: float = 20.0
-    readout_delay: int = 1
-    w_max: float = 1.0
-    gamma_pos: float = 0.3
-    gamma_neg: float = 0.3
-    fused: bool = True
-    checkpoint_steps: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("audio_size", "image_size", "memory_size", "decoder_size", "steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise UserError(f"{name} must be an integer >= 1, got {value!r}")
-
-    @classmethod
-    def from_mapping(cls, settings: Mapping[str, Any]) -> CrossModalConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in settings.items() if k in names})
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        self.require_positive_ints(("audio_size", "image_size", "memory_size", "decoder_size", "steps"))
 
 
 class SpikingDense(nn.Module):
@@ -185,15 +161,13 @@ class CrossModalSNN(nn.Module):
     def __init__(self, config: CrossModalConfig) -> None:
         super().__init__()
         self.config = config
-        lif = hebbian_lif_config(
-            config.threshold, config.tau_mem, config.refractory_steps, config.perfect_reset, config.dampening
-        )
+        lif = config.lif()
         self.lif = lif
         self.writing = WritingLayer(
             config.audio_size + config.image_size,
             config.memory_size,
             lif,
-            PlasticityConfig(config.w_max, config.gamma_pos, config.gamma_neg),
+            config.plasticity(),
             config.tau_trace,
             fused=config.fused,
             checkpoint_steps=config.checkpoint_steps,

@@ -8,13 +8,13 @@ which the rate regulariser and the plots use.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from hybridsnn.errors import UserError, unknown_choice
+from hybridsnn.hebbian.config import MemoryNetworkConfig
 from hybridsnn.hebbian.layers import (
     XAVIER_GAIN,
     ReadingLayer,
@@ -22,70 +22,37 @@ from hybridsnn.hebbian.layers import (
     WritingLayer,
     WritingLayerReLU,
     encode,
-    hebbian_lif_config,
 )
-from hybridsnn.hebbian.plasticity import PlasticityConfig
 from hybridsnn.spiking import firing_rate_hz, spike_counts
 
 NETWORKS = ("snn", "hmem", "lstm")
 
 
 @dataclass(frozen=True)
-class AssociationConfig:
+class AssociationConfig(MemoryNetworkConfig):
     """Sizes and constants of an association network (seed defaults; times in ms = steps).
 
     ``steps``: steps per item (``--num_time_steps``); ``readout_window``: last recall steps whose value
-    spikes are counted; ``checkpoint_steps``: store-loop block length for activation checkpointing (0 off).
+    spikes are counted.
     """
 
     network: str = "snn"
     feature_size: int = 10
     num_classes: int = 10
     embedding_size: int = 80
-    memory_size: int = 100
-    steps: int = 100
-    threshold: float = 0.1
-    tau_mem: float = 20.0
-    refractory_steps: int = 3
-    perfect_reset: bool = False
-    dampening: float = 1.0
-    tau_trace: float = 20.0
-    readout_delay: int = 1
     readout_window: int = 30
-    w_max: float = 1.0
-    gamma_pos: float = 0.3
-    gamma_neg: float = 0.3
-    fused: bool = True
-    checkpoint_steps: int = 0
 
     def __post_init__(self) -> None:
         if self.network not in NETWORKS:
             raise unknown_choice("network", self.network, NETWORKS)
-        for name in (
-            "feature_size",
-            "num_classes",
-            "embedding_size",
-            "memory_size",
-            "steps",
-            "readout_window",
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise UserError(f"{name} must be an integer >= 1, got {value!r}")
+        self.require_positive_ints(
+            ("feature_size", "num_classes", "embedding_size", "memory_size", "steps", "readout_window")
+        )
         if self.readout_window > self.steps:
             raise UserError(
                 f"readout_window ({self.readout_window}) must not exceed the {self.steps} steps "
                 "of the recall phase"
             )
-
-    @classmethod
-    def from_mapping(cls, settings: Mapping[str, Any]) -> AssociationConfig:
-        """The config from a dict holding (at least) its field names, e.g. CLI flags or a checkpoint."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in settings.items() if k in names})
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _input_projection(config: AssociationConfig) -> tuple[nn.Linear, nn.Embedding]:
@@ -107,10 +74,8 @@ class AssociationSNN(nn.Module):
     def __init__(self, config: AssociationConfig) -> None:
         super().__init__()
         self.config = config
-        lif = hebbian_lif_config(
-            config.threshold, config.tau_mem, config.refractory_steps, config.perfect_reset, config.dampening
-        )
-        plasticity = PlasticityConfig(config.w_max, config.gamma_pos, config.gamma_neg)
+        lif = config.lif()
+        plasticity = config.plasticity()
         self.lif = lif
         self.projection, self.embedding = _input_projection(config)
         self.writing = WritingLayer(
@@ -152,7 +117,7 @@ class AssociationHMem(nn.Module):
     def __init__(self, config: AssociationConfig) -> None:
         super().__init__()
         self.config = config
-        plasticity = PlasticityConfig(config.w_max, config.gamma_pos, config.gamma_neg)
+        plasticity = config.plasticity()
         self.projection, self.embedding = _input_projection(config)
         self.writing = WritingLayerReLU(2 * config.embedding_size, config.memory_size, plasticity)
         self.reading = ReadingLayerReLU(config.embedding_size, config.memory_size)
