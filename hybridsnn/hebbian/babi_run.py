@@ -19,7 +19,7 @@ from hybridsnn.hebbian.babi_data import BabiBatch, Vocabulary, ensure_babi, read
 from hybridsnn.hebbian.babi_network import QuestionAnsweringSNN
 from hybridsnn.hebbian.networks import AssociationConfig
 from hybridsnn.hebbian.settings import add_model_names, layered_settings, require_positive
-from hybridsnn.hebbian.training import AssociationSteps, make_optimizer
+from hybridsnn.hebbian.training import AssociationSteps, steps_from_settings
 from hybridsnn.results import Run
 from hybridsnn.spiking import BestMetric, configure_threads, evaluate, fit, restore_state, seed_everything
 from hybridsnn.spiking import select_device as _select_device
@@ -122,21 +122,7 @@ def train(args: argparse.Namespace, run: Run) -> dict:
         config = _config(settings, vocabulary)
         seed_everything(args.seed)
         model = QuestionAnsweringSNN(config).to(context.device)
-        optimizer, scheduler = make_optimizer(
-            model,
-            settings["learning_rate"],
-            settings["learning_rate_decay"],
-            settings["decay_learning_rate_every"],
-        )
-        steps = AssociationSteps(
-            context.wrap(model),
-            optimizer,
-            scheduler,
-            context,
-            l2=settings["l2"],
-            target_rate=settings["target_rate"],
-            max_grad_norm=settings["max_grad_norm"],
-        )
+        steps = steps_from_settings(model, settings, context)
         batch = settings["batch_size"]
         progress = not args.no_progress and context.is_main
         result = fit(
@@ -145,8 +131,8 @@ def train(args: argparse.Namespace, run: Run) -> dict:
             train_loader=ShuffledBatches(train_set, batch, settings["iterations"]),
             epochs=settings["epochs"],
             seed=args.seed,
-            state={"model": model, "optim": optimizer},
-            schedulers={"lr": scheduler},
+            state={"model": model, "optim": steps.optimizer},
+            schedulers={"lr": steps.scheduler},
             eval_step=steps.eval_step,
             eval_loaders={"val": _batches(val_set, settings["val_size"], batch)},
             best=BestMetric("val", "accuracy"),

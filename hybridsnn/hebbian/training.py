@@ -7,6 +7,7 @@ Under torchrun each rank trains on its slice of the global batch and metrics are
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -102,3 +103,19 @@ class AssociationSteps:
         if "read_values" in populations:  # mean firing rate of the recall-phase value neurons, Hz
             sums["read_value_rate_hz"] = populations["read_values"].mean(dim=(0, 2)).sum() * 1000.0
         return self._global_means(total, **sums)
+
+
+def steps_from_settings(
+    model: nn.Module, settings: Mapping[str, Any], context: DistributedContext
+) -> AssociationSteps:
+    """Adam with step decay and the train/eval steps of ``model``, configured by the seed's flag names."""
+    optimizer, scheduler = make_optimizer(
+        model,
+        settings["learning_rate"],
+        settings["learning_rate_decay"],
+        settings["decay_learning_rate_every"],
+    )
+    return AssociationSteps(
+        context.wrap(model), optimizer, scheduler, context, l2=settings["l2"],
+        target_rate=settings["target_rate"], max_grad_norm=settings["max_grad_norm"],
+    )  # fmt: skip

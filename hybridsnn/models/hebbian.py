@@ -33,7 +33,7 @@ from hybridsnn.hebbian import babi_run, crossmodal_run
 from hybridsnn.hebbian.data import FreshBatches, association_sequences, fixed_batches
 from hybridsnn.hebbian.networks import NETWORKS, AssociationConfig, build_network, compile_store_step
 from hybridsnn.hebbian.settings import add_model_names, layered_settings, require_positive
-from hybridsnn.hebbian.training import AssociationSteps, make_optimizer
+from hybridsnn.hebbian.training import AssociationSteps, steps_from_settings
 from hybridsnn.results import CONFIG_FILE, Run, read_metrics
 from hybridsnn.spiking import BestMetric, configure_threads, evaluate, fit, restore_state, seed_everything
 from hybridsnn.spiking import select_device as _select_device
@@ -253,21 +253,7 @@ def train(args: argparse.Namespace, run: Run) -> dict:
         context.check_batch(settings["batch_size"])
         if settings["compile"]:
             compile_store_step(model)
-        optimizer, scheduler = make_optimizer(
-            model,
-            settings["learning_rate"],
-            settings["learning_rate_decay"],
-            settings["decay_learning_rate_every"],
-        )
-        steps = AssociationSteps(
-            context.wrap(model),
-            optimizer,
-            scheduler,
-            context,
-            l2=settings["l2"],
-            target_rate=settings["target_rate"],
-            max_grad_norm=settings["max_grad_norm"],
-        )
+        steps = steps_from_settings(model, settings, context)
         length = settings["sequence_length"]
         train_loader = FreshBatches(
             settings["iterations"], settings["batch_size"], length, config.num_classes, config.feature_size
@@ -282,8 +268,8 @@ def train(args: argparse.Namespace, run: Run) -> dict:
             train_loader=train_loader,
             epochs=settings["epochs"],
             seed=args.seed,
-            state={"model": model, "optim": optimizer},
-            schedulers={"lr": scheduler},
+            state={"model": model, "optim": steps.optimizer},
+            schedulers={"lr": steps.scheduler},
             eval_step=steps.eval_step,
             eval_loaders={"val": val},
             best=BestMetric("val", "accuracy"),
