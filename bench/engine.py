@@ -1,9 +1,10 @@
-"""Engine benchmark: a sym-STDP-shaped network on the numba engine and on PyGeNN, same machine, same run.
+"""Engine benchmark: the sym-STDP network on the numba engine and on PyGeNN, same machine, same run.
 
-Network (spec sym_stdp.md §2): 784 Poisson inputs -> N excitatory LIF (adaptive θ) with dense plastic
-symmetric-STDP synapses; N inhibitory LIF with one-to-one excitation and all-but-self inhibition; 10 output
-neurons (Poisson teacher) with dense plastic synapses; all conductance-based (ExpCond). One presentation is
-1000 steps of 0.5 ms: 700 with a digit-like input image, 300 of rest.
+Network: the sym-STDP driver's own (``hybridsnn.symstdp.network``; spec sym_stdp.md §2): 784 Poisson
+inputs -> N excitatory LIF (adaptive θ) with dense plastic symmetric-STDP synapses; N inhibitory LIF with
+one-to-one excitation and all-but-self inhibition; 10 output neurons (Poisson teacher) with dense plastic
+synapses; all conductance-based (ExpCond). One presentation is a training attempt of 1000 steps of 0.5 ms:
+column normalisation, 700 steps with a digit-like input image, 300 of rest.
 
 Measured per N: ms per presentation (numba, and PyGeNN ``single_threaded_cpu`` with ``optimize_code=True``
 when PyGeNN is installed; repetitions alternate between engines so machine load hits both alike), numba
@@ -31,13 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from genn_models import sym_stdp as models
 from hybridsnn import sim
 from hybridsnn.results import Run, format_markdown
-
-DT = 0.5
-PRESENT_STEPS, REST_STEPS = 700, 300
-N_INPUT, N_CLASSES = 784, 10
+from hybridsnn.symstdp.config import make_config
+from hybridsnn.symstdp.network import EngineChoice, InferenceNetwork, TrainingNetwork, initial_weights
 
 
 def digit_like_image(seed: int) -> np.ndarray:
@@ -49,134 +47,28 @@ def digit_like_image(seed: int) -> np.ndarray:
     return image.reshape(-1)
 
 
-def build_network(
-    engine: str, n_exc: int, *, build_dir: Path, batch_size: int = 1, plastic: bool = True, seed: int = 1
-) -> dict[str, Any]:
-    """The benchmark network, built and loaded; returns the model and its populations."""
-    kind = "train" if plastic else "infer"
-    model = sim.create_model(
-        f"bench_{kind}_{n_exc}",
-        engine=engine,
-        dt=DT,
-        seed=seed,
-        batch_size=batch_size,
-        build_dir=build_dir,
-        backend="single_threaded_cpu" if engine == "genn" else None,
-    )
-    rng = np.random.default_rng(seed)
-    poi = model.add_neuron_population(
-        "PPoi", N_INPUT, models.PoissonInput, {"Vspike": 20.0, "Vrest": -60.0}, {"V": -60.0, "p": 0.0}
-    )
-    exc = model.add_neuron_population(
-        "PExc",
-        n_exc,
-        models.LIFExc,
-        {
-            "TV": 100.0,
-            "Vrest": -65.0,
-            "Vreset": -65.0,
-            "Vthresh": -52.0,
-            "Refrac": 2.0,
-            "Ttheta": 6e6,
-            "theta_plus": 0.07,
-            "offset": 20.0,
-            "frozen": 0 if plastic else 1,
-        },
-        {"V": -105.0, "theta": 20.0, "timer": 10.0, "count": 0},
-    )
-    inh = model.add_neuron_population(
-        "PInh",
-        n_exc,
-        models.LIFInh,
-        {"TV": 10.0, "Vrest": -60.0, "Vreset": -45.0, "Vthresh": -40.0, "Refrac": 2.0},
-        {"V": -100.0, "timer": 10.0},
-    )
-    cla = model.add_neuron_population(
-        "PCla",
-        N_CLASSES,
-        models.LIFCla,
-        {
-            "TV": 10.0,
-            "Vrest": -60.0,
-            "Vreset": -45.0,
-            "Vthresh": -40.0,
-            "Vspike": 20.0,
-            "teach": 1 if plastic else 0,
-        },
-        {"V": -100.0, "p": 0.0, "count": 0},
-    )
-
-    def cond(tau: float, reversal: float, post: Any) -> Any:
-        return sim.init_postsynaptic(
-            "ExpCond", {"tau": tau, "E": reversal}, var_refs={"V": sim.create_var_ref(post, "V")}
-        )
-
-    w_p2e = rng.integers(0, 300, (N_INPUT, n_exc)) / 1000.0
-    w_p2e *= 78.4 / w_p2e.sum(axis=0, keepdims=True)
-    w_e2c = rng.integers(0, 300, (n_exc, N_CLASSES)) / 1000.0
-    for name, pre, post, w, nu, g_max in (
-        ("P2E", poi, exc, w_p2e, 0.005, 1.0),
-        ("E2C", exc, cla, w_e2c, 0.04, 8.0),
-    ):
-        if plastic:
-            stdp = {
-                "nu_pre": nu,
-                "nu_post": nu,
-                "g_max": g_max,
-                "a_plus": 0.1,
-                "a_minus": 0.1,
-                "tau_pre": 20.0,
-                "tau_post": 20.0,
-                "learn": 1,
-            }
-            wu = sim.init_weight_update(models.SymSTDP, stdp, {"g": w}, {"x": 1.0}, {"y": 1.0})
-        else:
-            wu = sim.init_weight_update("StaticPulse", {}, {"g": w})
-        model.add_synapse_population(name, "DENSE", pre, post, wu, cond(1.0, 0.0, post))
-    model.add_synapse_population(
-        "E2I",
-        "SPARSE",
-        exc,
-        inh,
-        sim.init_weight_update("StaticPulseConstantWeight", {"g": 10.4}),
-        cond(1.0, 0.0, inh),
-        sim.init_sparse_connectivity("OneToOne"),
-    )
-    model.add_synapse_population(
-        "I2E",
-        "SPARSE",
-        inh,
-        exc,
-        sim.init_weight_update("StaticPulseConstantWeight", {"g": 17.0}),
-        cond(2.0, -100.0, exc),
-        sim.init_sparse_connectivity("AllButSelf"),
-    )
+def build_network(engine: str, n_exc: int, *, build_dir: Path, batch: int | None = None) -> tuple[Any, float]:
+    """The sym-STDP network of the driver (plastic, or ``batch`` frozen copies), built and loaded; with the
+    seconds that took (code generation and compilation, or the cached load)."""
+    config = make_config("mnist", n_exc)
+    choice = EngineChoice(engine, "single_threaded_cpu" if engine == "genn" else None, str(build_dir))
     start = time.perf_counter()
-    model.build()
-    build_s = time.perf_counter() - start
-    model.load()
-    return {"model": model, "poi": poi, "exc": exc, "cla": cla, "build_s": build_s}
+    if batch is None:
+        p2e, e2c = initial_weights(config, np.random.default_rng(1))
+        theta = np.full(n_exc, config.theta_init, np.float32)
+        network: Any = TrainingNetwork(config, p2e, e2c, theta, engine=choice, seed=1)
+    else:
+        network = InferenceNetwork(config, engine=choice, seed=1, batch=batch)
+    seconds = time.perf_counter() - start
+    if batch is not None:
+        p2e, e2c = initial_weights(config, np.random.default_rng(1))
+        network.load_weights(p2e, e2c, np.full(n_exc, config.theta_init, np.float32))
+    return network, seconds
 
 
-def _set(pop: Any, var: str, value: Any) -> None:
-    pop.vars[var].view[...] = value
-    pop.vars[var].push_to_device()
-
-
-def present(net: dict[str, Any], images: np.ndarray, label: int = 3) -> int:
-    """One presentation (700 input steps + 300 rest steps); returns the hidden-layer spike count."""
-    model, poi, exc, cla = net["model"], net["poi"], net["exc"], net["cla"]
-    _set(poi, "p", images / 8.0 * 2.0 / 1000.0 * DT)
-    teacher = np.zeros(N_CLASSES)
-    teacher[label] = 0.2 * DT
-    _set(cla, "p", teacher)
-    _set(exc, "count", 0)
-    model.run(PRESENT_STEPS)
-    _set(poi, "p", 0.0)
-    _set(cla, "p", 0.0)
-    model.run(REST_STEPS)
-    exc.vars["count"].pull_from_device()
-    return int(exc.vars["count"].view.sum())
+def present(network: TrainingNetwork, image: np.ndarray) -> None:
+    """One training attempt: normalisation, 700 steps with the image and the teacher, 300 steps of rest."""
+    network.attempt(image, label=3, intensity=2.0)
 
 
 def cached_reload_seconds(n_exc: int, build_dir: Path) -> tuple[float, float]:
@@ -184,8 +76,8 @@ def cached_reload_seconds(n_exc: int, build_dir: Path) -> tuple[float, float]:
     code = (
         "import json, time, sys; t0 = time.perf_counter(); from pathlib import Path; "
         "from bench.engine import build_network; "
-        f"net = build_network('numba', {n_exc}, build_dir=Path({str(build_dir)!r})); "
-        "print(json.dumps([net['build_s'], time.perf_counter() - t0]))"
+        f"_, build_s = build_network('numba', {n_exc}, build_dir=Path({str(build_dir)!r})); "
+        "print(json.dumps([build_s, time.perf_counter() - t0]))"
     )
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -198,7 +90,7 @@ def cached_reload_seconds(n_exc: int, build_dir: Path) -> tuple[float, float]:
     return build_s, wall
 
 
-def time_presentations(nets: dict[str, dict[str, Any]], repeats: int) -> dict[str, list[float]]:
+def time_presentations(nets: dict[str, TrainingNetwork], repeats: int) -> dict[str, list[float]]:
     """Seconds per presentation for each engine, alternating engines every repetition."""
     image = digit_like_image(0)
     for net in nets.values():
@@ -213,22 +105,19 @@ def time_presentations(nets: dict[str, dict[str, Any]], repeats: int) -> dict[st
 
 
 def batch_inference(n_exc: int, batch: int, build_dir: Path, engines: list[str]) -> dict[str, float]:
-    """Images/s of frozen-weight inference: numba with ``batch`` copies (prange), and one image at a time."""
+    """Images/s of frozen-weight inference (retries included): numba with ``batch`` copies on threads, and
+    every engine one image at a time."""
     images = np.stack([digit_like_image(s) for s in range(batch)])
     rates: dict[str, float] = {}
-    net = build_network("numba", n_exc, build_dir=build_dir, batch_size=batch, plastic=False)
-    rates["numba_batch_compile_s"] = net["build_s"]
-    present(net, images)
-    start = time.perf_counter()
-    present(net, images)
-    rates[f"numba_batch{batch}_images_per_s"] = batch / (time.perf_counter() - start)
-    for engine in engines:
-        net = build_network(engine, n_exc, build_dir=build_dir, plastic=False)
-        present(net, images[0])
+    for engine, copies, count in [("numba", batch, batch)] + [(engine, 1, 8) for engine in engines]:
+        network, build_s = build_network(engine, n_exc, build_dir=build_dir, batch=copies)
+        network.classify(images[:copies])  # warm-up
         start = time.perf_counter()
-        for image in images[:8]:
-            present(net, image)
-        rates[f"{engine}_single_images_per_s"] = 8 / (time.perf_counter() - start)
+        network.classify(images[:count])
+        label = f"numba_batch{batch}" if copies > 1 else f"{engine}_single"
+        rates[f"{label}_images_per_s"] = count / (time.perf_counter() - start)
+        if copies > 1:
+            rates["numba_batch_compile_s"] = build_s
     return rates
 
 
@@ -244,13 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default="output", help="folder that receives the run directory")
     args = parser.parse_args(argv)
     engines = ["numba"] + (["genn"] if sim.pygenn_available() and not args.no_genn else [])
+    network_config = make_config("mnist", 100)
     config = {
         "sizes": args.sizes,
         "repeats": args.repeats,
         "batch": args.batch,
         "engines": engines,
-        "dt_ms": DT,
-        "steps_per_presentation": PRESENT_STEPS + REST_STEPS,
+        "dt_ms": network_config.dt,
+        "steps_per_presentation": network_config.present_steps + network_config.rest_steps,
         "cpu_count": os.cpu_count(),
     }
     run = Run.create(
@@ -260,12 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="hybridsnn-bench-") as tmp:
         cache = Path(tmp)
         for n in args.sizes:
-            nets = {engine: build_network(engine, n, build_dir=cache) for engine in engines}
+            built = {engine: build_network(engine, n, build_dir=cache) for engine in engines}
+            nets = {engine: network for engine, (network, _) in built.items()}
             reload_build_s, reload_process_s = cached_reload_seconds(n, cache)
             times = time_presentations(nets, args.repeats)
             row: dict[str, Any] = {
                 "N": n,
-                "numba first compile (s)": nets["numba"]["build_s"],
+                "numba first compile (s)": built["numba"][1],
                 "numba cached load (s)": reload_build_s,
                 "numba cached, new process (s)": reload_process_s,
             }
@@ -273,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                 row[f"{engine} ms/presentation (median)"] = 1000 * statistics.median(values)
                 row[f"{engine} ms/presentation (min)"] = 1000 * min(values)
             if "genn" in nets:
-                row["genn first build (s)"] = nets["genn"]["build_s"]
+                row["genn first build (s)"] = built["genn"][1]
                 row["speed-up numba vs genn (median)"] = statistics.median(times["genn"]) / statistics.median(
                     times["numba"]
                 )
