@@ -596,46 +596,17 @@ class NumbaModel:
         else:
             syn_shape = (n_pre * n_post,)
         wu, ps = sg.wu.model, sg.ps.model
-        for k, v in enumerate(wu.vars):
-            self._fill(
-                sg.vars[v.name],
-                sg.var_init[v.name],
-                ct.resolve(v.type, scalar, scalar).dtype,
-                syn_shape,
-                (1, s, k),
-                arrays,
-                Names.svar(s, "v", v.name),
-            )
-        for k, v in enumerate(wu.pre_vars):
-            self._fill(
-                sg.pre_vars[v.name],
-                sg.pre_var_init[v.name],
-                ct.resolve(v.type, scalar, scalar).dtype,
-                (n_pre,),
-                (2, s, k),
-                arrays,
-                Names.svar(s, "p", v.name),
-            )
-        for k, v in enumerate(wu.post_vars):
-            self._fill(
-                sg.post_vars[v.name],
-                sg.post_var_init[v.name],
-                ct.resolve(v.type, scalar, scalar).dtype,
-                (n_post,),
-                (3, s, k),
-                arrays,
-                Names.svar(s, "q", v.name),
-            )
-        for k, v in enumerate(ps.vars):
-            self._fill(
-                sg.psm_vars[v.name],
-                sg.psm_var_init[v.name],
-                ct.resolve(v.type, scalar, scalar).dtype,
-                (n_post,),
-                (4, s, k),
-                arrays,
-                Names.svar(s, "m", v.name),
-            )
+        groups = (
+            (1, "v", wu.vars, sg.vars, sg.var_init, syn_shape),
+            (2, "p", wu.pre_vars, sg.pre_vars, sg.pre_var_init, (n_pre,)),
+            (3, "q", wu.post_vars, sg.post_vars, sg.post_var_init, (n_post,)),
+            (4, "m", ps.vars, sg.psm_vars, sg.psm_var_init, (n_post,)),
+        )
+        for group, prefix, decls, views, inits, shape in groups:
+            for k, v in enumerate(decls):
+                dtype = ct.resolve(v.type, scalar, scalar).dtype
+                self._fill(views[v.name], inits[v.name], dtype, shape, (group, s, k), arrays,
+                           Names.svar(s, prefix, v.name))  # fmt: skip
         for kind, egps in (("e", sg.extra_global_params), ("f", sg.psm_extra_global_params)):
             for e in egps.values():
                 arrays[Names.svar(s, kind, e.name)] = e.init_values.copy()
