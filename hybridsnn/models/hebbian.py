@@ -39,7 +39,10 @@ from hybridsnn.spiking import BestMetric, configure_threads, evaluate, fit, rest
 from hybridsnn.spiking import select_device as _select_device
 from hybridsnn.spiking.distributed import DistributedContext, init_distributed, shutdown_distributed
 
-IMPLEMENTED_TASKS = ("associations", "cross-modal", "babi")
+#: Tasks with their own runner module (``TASK``, ``train(args, run)``, ``test(args, run)``, optionally
+#: ``plot(run_dir, out, records)``); ``associations`` is run by this module.
+TASK_RUNNERS = {runner.TASK: runner for runner in (crossmodal_run, babi_run)}
+IMPLEMENTED_TASKS = ("associations", *TASK_RUNNERS)
 TRAIN_SET_SIZE = 9000  # the seed's nominal training-set size: iterations per epoch = ceil(9000 / batch)
 OOD_FILE = "ood.json"
 #: Defaults that differ between the spiking network and the H-Mem (ReLU) baseline (seed *_relu.py).
@@ -237,10 +240,8 @@ def _record_tests(
 def train(args: argparse.Namespace, run: Run) -> dict:
     """Train on fresh random batches, validate every epoch, then test the best weights at all lengths."""
     _check_task(args.task)
-    if args.task == crossmodal_run.TASK:
-        return crossmodal_run.train(args, run)
-    if args.task == babi_run.TASK:
-        return babi_run.train(args, run)
+    if args.task in TASK_RUNNERS:
+        return TASK_RUNNERS[args.task].train(args, run)
     settings = resolve_settings(args)
     context = _runtime(args)
     try:
@@ -323,10 +324,8 @@ def _model_from_checkpoint(checkpoint: Checkpoint, device: torch.device) -> tupl
 def test(args: argparse.Namespace, run: Run) -> dict:
     """Evaluate ``--checkpoint`` on the test set, at its training length or ``--sequence-length``/lengths."""
     _check_task(args.task)
-    if args.task == crossmodal_run.TASK:
-        return crossmodal_run.test(args, run)
-    if args.task == babi_run.TASK:
-        return babi_run.test(args, run)
+    if args.task in TASK_RUNNERS:
+        return TASK_RUNNERS[args.task].test(args, run)
     if args.checkpoint is None:
         raise UserError("test needs --checkpoint PATH (a checkpoint of a hebbian training run)")
     context = _runtime(args)
@@ -373,8 +372,9 @@ def plot(args: argparse.Namespace) -> list[Path]:
         raise UserError(f"run directory {str(run_dir)!r} does not exist")
     out = Path(args.output) if args.output else run_dir / "plots"
     config = run_dir / CONFIG_FILE
-    if config.is_file() and json.loads(config.read_text(encoding="utf-8")).get("task") == crossmodal_run.TASK:
-        return crossmodal_run.plot(run_dir, out, read_metrics(run_dir))
+    task = json.loads(config.read_text(encoding="utf-8")).get("task") if config.is_file() else None
+    if task in TASK_RUNNERS and hasattr(TASK_RUNNERS[task], "plot"):
+        return TASK_RUNNERS[task].plot(run_dir, out, read_metrics(run_dir))
     return plot_run(
         run_dir,
         out,
