@@ -415,14 +415,35 @@ def line_curves(
     ``series`` maps a legend label to y values (same length as ``x``); ``errors`` optionally maps some of
     those labels to symmetric error-bar half-widths (e.g. the standard deviation over seeds).
     """
-    xs = _array(x, "x", ndim=1)
+    return xy_curves(
+        {label: (x, values) for label, values in series.items()},
+        path,
+        errors=errors,
+        xlabel=xlabel,
+        ylabel=ylabel,
+        title=title,
+    )
+
+
+def xy_curves(
+    series: Mapping[str, tuple[ArrayLike, ArrayLike]],
+    path: PathLike,
+    *,
+    errors: Mapping[str, ArrayLike] | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write labelled curves that each have their own x values: ``series`` maps a legend label to ``(x, y)``
+    (e.g. accuracy vs stored pairs of several runs); ``errors`` as in :func:`line_curves`."""
     if not series:
         raise UserError("line_curves needs at least one series")
     unknown = sorted(set(errors or {}) - set(series))
     if unknown:
         raise UserError(f"errors given for unknown series {', '.join(unknown)}; series: {', '.join(series)}")
     fig, ax = _new_figure()
-    for label, values in series.items():
+    for label, (x, values) in series.items():
+        xs = _array(x, "x", ndim=1)
         ys = _array(values, f"series {label!r}", ndim=1)
         if ys.shape != xs.shape:
             raise UserError(f"series {label!r} has {ys.size} values but x has {xs.size}")

@@ -6,7 +6,7 @@
 #   EXPERIMENT  associations (default: 10 pairs, 10 classes), hmem / lstm (the baselines on the same task),
 #               sweep (SNN, hmem and lstm at every length in $LENGTHS, classes = length), ood (train with
 #               $OOD_TRAIN pairs of $OOD_CLASSES classes, test at 3..$OOD_CLASSES pairs), list;
-#               cross-modal (FSDD → MNIST), babi (bAbI QA, task via --babi-task N);
+#               cross-modal (FSDD → MNIST), babi (bAbI QA, task via --babi-task N), babi-all (tasks 1..20);
 #               omniglot, concentration are registered but not implemented yet
 #   --quick     the minutes-long CPU configuration (2 pairs, 2 classes, E=40, M=50, 150 batches of 32)
 #   --nproc N   distributed data parallel over N processes with torchrun (NCCL on GPUs, gloo on CPU)
@@ -71,7 +71,7 @@ fi
 stamp=$(date +%Y%m%d-%H%M%S)
 case $experiment in
     list)
-        printf '%s\n' associations hmem lstm sweep ood omniglot cross-modal babi concentration ;;
+        printf '%s\n' associations hmem lstm sweep ood omniglot cross-modal babi babi-all concentration ;;
     associations) run "${mode[@]}" --task associations --run-name "hebbian-associations-$stamp" ;;
     hmem|lstm)
         if (( evaluate )); then run "${mode[@]}" --task associations
@@ -90,8 +90,12 @@ case $experiment in
                 --run-name "hebbian-ood-$network-$stamp"
         done ;;
     omniglot|cross-modal|babi|concentration) run "${mode[@]}" --task "$experiment" ;;
+    babi-all)
+        for task in $(seq 1 20); do
+            run train hebbian --task babi --babi-task "$task" --run-name "hebbian-babi-$task-$stamp"
+        done ;;
     *)
         echo "hebbian.sh: error: unknown experiment '$experiment'; allowed: associations, hmem, lstm, sweep, ood," \
-             "omniglot, cross-modal, babi, concentration, list" >&2
+             "omniglot, cross-modal, babi, babi-all, concentration, list" >&2
         exit 2 ;;
 esac

@@ -17,6 +17,7 @@ from hybridsnn.cli import main
 from hybridsnn.data import make_task
 from hybridsnn.errors import UserError
 from hybridsnn.hebbian.data import association_sequences
+from hybridsnn.hebbian.figures import sweep_points
 from hybridsnn.hebbian.networks import AssociationConfig, build_network
 from hybridsnn.hebbian.training import AssociationSteps, make_optimizer
 from hybridsnn.spiking.distributed import DistributedContext
@@ -239,5 +240,34 @@ def test_run_script_maps_the_seed_flags():
     assert "--network lstm" in ddp and ddp.rstrip().endswith("--quick")
     sweep = _script("sweep", "--print").stdout.splitlines()
     assert len(sweep) == 27 and "--sequence-length 55 --num-classes 55" in sweep[-1]
+    babi = _script("babi-all", "--print").stdout.splitlines()
+    assert [line.split("--babi-task ")[1].split()[0] for line in babi] == [str(t) for t in range(1, 21)]
     bad = _script("bogus")
     assert bad.returncode == 2 and "unknown experiment 'bogus'" in bad.stderr
+
+
+def _ood_run(root: Path, name: str, network: str, trained: int, lengths: list, accuracy: list) -> Path:
+    run_dir = root / name
+    run_dir.mkdir()
+    ood = {"network": network, "trained_length": trained, "lengths": lengths, "accuracy": accuracy}
+    (run_dir / "ood.json").write_text(json.dumps(ood))
+    return run_dir
+
+
+def test_sweep_points_take_each_runs_accuracy_at_its_trained_length():
+    results = [
+        {"network": "snn", "trained_length": 3, "lengths": [1, 3], "accuracy": [0.9, 0.7]},
+        {"network": "lstm", "trained_length": 1, "lengths": [1], "accuracy": [1.0]},
+        {"network": "snn", "trained_length": 1, "lengths": [1], "accuracy": [0.95]},
+        {"network": "lstm", "trained_length": 2, "lengths": [1], "accuracy": [0.5]},  # L=2 not tested
+    ]
+    assert sweep_points(results) == {"snn": ([1, 3], [0.95, 0.7]), "lstm": ([1], [1.0])}
+
+
+def test_plot_compare_draws_sweep_and_ood_figures(tmp_path):
+    a = _ood_run(tmp_path, "a", "snn", 2, [1, 2, 3], [0.99, 0.9, 0.6])
+    b = _ood_run(tmp_path, "b", "lstm", 2, [2], [0.5])
+    out = tmp_path / "figures"
+    assert main(["plot", "hebbian", str(a), "--compare", str(b), "--output", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == {"sweep.png", "ood_comparison.png"}
+    assert main(["plot", "hebbian", str(a), "--compare", str(tmp_path / "none")]) == 2

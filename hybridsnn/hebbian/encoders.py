@@ -7,6 +7,9 @@ its 64 ReLU features, divided by their maximum over the training set (the analog
 are the constant input currents (in [0, 1]) of 64 LIF encoder neurons. The encoders stay frozen during the
 memory training, so their features are computed once per data set. The MNIST encoder's full classifier also
 scores the recalled images. Weights are saved as one safetensors checkpoint (:func:`save_encoders`).
+
+:class:`CalibratedEncoder` (features → currents in [0, 1]) is shared with the Omniglot ProtoNet
+(:mod:`hybridsnn.hebbian.protonet`).
 """
 
 from __future__ import annotations
@@ -28,29 +31,23 @@ ENCODER_KIND = "cross-modal-encoders"
 MODALITIES = ("audio", "image")
 
 
-class DigitEncoder(nn.Module):
-    """MLP digit classifier whose 64 penultimate ReLU units are the encoder features.
+class CalibratedEncoder(nn.Module):
+    """A frozen feature extractor ``body`` (non-negative features [N, F]) whose features, divided by their
+    maximum over the training set, are the constant input currents of the SNN's encoder neurons.
 
-    ``scale`` [64] (a buffer) is the per-feature maximum over the training set; :meth:`currents` divides
-    by it and clips to [0, 1].
+    ``scale`` [F] (a buffer) is that per-feature maximum; :meth:`currents` divides by it and clips to [0, 1].
+    Subclasses set ``body``.
     """
 
-    def __init__(self, input_size: int) -> None:
-        super().__init__()
-        self.input_size = input_size
-        self.body = nn.Sequential(
-            nn.Flatten(), nn.Linear(input_size, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, FEATURES), nn.ReLU()
-        )
-        self.head = nn.Linear(FEATURES, CLASSES)
-        self.register_buffer("scale", torch.ones(FEATURES))
+    body: nn.Module
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Class scores [N, 10]."""
-        return self.head(self.body(x))
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.register_buffer("scale", torch.ones(features))
 
     @torch.no_grad()
     def currents(self, x: Tensor, batch: int = 4096) -> Tensor:
-        """Encoder input currents [N, 64] in [0, 1] (features / training-set maximum)."""
+        """Encoder input currents [N, F] in [0, 1] (features / training-set maximum)."""
         parts = [self.body(x[i : i + batch]) / self.scale for i in range(0, x.shape[0], batch)]
         return torch.cat(parts).clamp(0.0, 1.0)
 
@@ -60,6 +57,22 @@ class DigitEncoder(nn.Module):
         peak = torch.stack([self.body(x[i : i + batch]).amax(dim=0) for i in range(0, x.shape[0], batch)])
         peak = peak.amax(dim=0)
         self.scale.copy_(torch.where(peak > 0, peak, torch.ones_like(peak)))
+
+
+class DigitEncoder(CalibratedEncoder):
+    """MLP digit classifier whose 64 penultimate ReLU units are the encoder features."""
+
+    def __init__(self, input_size: int) -> None:
+        super().__init__(FEATURES)
+        self.input_size = input_size
+        self.body = nn.Sequential(
+            nn.Flatten(), nn.Linear(input_size, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, FEATURES), nn.ReLU()
+        )
+        self.head = nn.Linear(FEATURES, CLASSES)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Class scores [N, 10]."""
+        return self.head(self.body(x))
 
     @torch.no_grad()
     def accuracy(self, x: Tensor, y: Tensor, batch: int = 4096) -> float:

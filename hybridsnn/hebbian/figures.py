@@ -2,7 +2,10 @@
 
 * ``accuracy.png`` — validation accuracy per epoch; ``ood.png`` — test accuracy vs stored pairs;
 * for one test example (seed: the test set's): a spike raster per population (encoders, write keys/values,
-  read keys/values; SNN only), the final memory matrix and the class scores of the read-out.
+  read keys/values; SNN only), the final memory matrix and the class scores of the read-out;
+* over several runs (``--compare RUN_DIR ...``): ``sweep.png`` — test accuracy at the trained number of
+  pairs vs that number, one curve per network (SNN vs H-Mem vs LSTM); ``ood_comparison.png`` — every run's
+  accuracy-vs-stored-pairs curve.
 """
 
 from __future__ import annotations
@@ -106,4 +109,61 @@ def plot_run(
         written.extend(plot_example(model, settings, out))
     if not written:
         raise UserError(f"run directory {str(run_dir)!r} has no hebbian metrics or checkpoint to plot")
+    return written
+
+
+def read_ood(run_dir: Path) -> dict[str, Any]:
+    """The ``ood.json`` of a finished associations run (network, trained length, lengths, accuracy)."""
+    path = Path(run_dir) / "ood.json"
+    if not path.is_file():
+        raise UserError(f"run directory {str(run_dir)!r} has no ood.json (not a finished associations run)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def sweep_points(results: Sequence[Mapping[str, Any]]) -> dict[str, tuple[list[int], list[float]]]:
+    """Per network: (trained lengths ascending, test accuracy at the trained length); a length tested by
+    several runs of one network keeps the last run's value."""
+    by_network: dict[str, dict[int, float]] = {}
+    for result in results:
+        accuracy = dict(zip(result["lengths"], result["accuracy"], strict=True))
+        if result["trained_length"] in accuracy:
+            by_network.setdefault(result["network"], {})[result["trained_length"]] = accuracy[
+                result["trained_length"]
+            ]
+    return {
+        network: (sorted(points), [points[length] for length in sorted(points)])
+        for network, points in by_network.items()
+    }
+
+
+def plot_comparison(run_dirs: Sequence[Path], out: Path) -> list[Path]:
+    """``sweep.png`` and ``ood_comparison.png`` over several associations runs (SNN vs baselines)."""
+    results = [read_ood(run_dir) for run_dir in run_dirs]
+    written = [
+        plots.xy_curves(
+            sweep_points(results),
+            out / "sweep.png",
+            xlabel="stored pairs (trained = tested)",
+            ylabel="test accuracy",
+            title="memorizing associations: accuracy vs stored pairs",
+        )
+    ]
+    curves = {
+        f"{result['network']} (trained {result['trained_length']}, {Path(run_dir).name})": (
+            result["lengths"],
+            result["accuracy"],
+        )
+        for run_dir, result in zip(run_dirs, results, strict=True)
+        if len(result["lengths"]) > 1
+    }
+    if curves:
+        written.append(
+            plots.xy_curves(
+                curves,
+                out / "ood_comparison.png",
+                xlabel="stored pairs at test",
+                ylabel="test accuracy",
+                title="out-of-distribution lengths",
+            )
+        )
     return written

@@ -68,8 +68,16 @@ QUICK = {
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
-    """The seed's flags (with dashes) for train/test; plot needs none."""
+    """The seed's flags (with dashes) for train/test; plot: runs to compare."""
     if command == "plot":
+        parser.add_argument(
+            "--compare",
+            nargs="+",
+            default=None,
+            metavar="RUN_DIR",
+            help="associations runs to draw together with RUN_DIR: accuracy vs stored pairs per network "
+            "(sweep.png) and their out-of-distribution curves (ood_comparison.png)",
+        )
         return
     add = parser.add_argument
     add("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
@@ -371,6 +379,10 @@ def plot(args: argparse.Namespace) -> list[Path]:
     if not run_dir.is_dir():
         raise UserError(f"run directory {str(run_dir)!r} does not exist")
     out = Path(args.output) if args.output else run_dir / "plots"
+    if args.compare:
+        from hybridsnn.hebbian.figures import plot_comparison
+
+        return plot_comparison([run_dir, *map(Path, args.compare)], out)
     config = run_dir / CONFIG_FILE
     task = json.loads(config.read_text(encoding="utf-8")).get("task") if config.is_file() else None
     if task in TASK_RUNNERS and hasattr(TASK_RUNNERS[task], "plot"):
