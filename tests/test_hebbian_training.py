@@ -268,6 +268,6 @@ def test_plot_compare_draws_sweep_and_ood_figures(tmp_path):
     a = _ood_run(tmp_path, "a", "snn", 2, [1, 2, 3], [0.99, 0.9, 0.6])
     b = _ood_run(tmp_path, "b", "lstm", 2, [2], [0.5])
     out = tmp_path / "figures"
-    assert main(["plot", "hebbian", str(a), "--compare", str(b), "--output", str(out)]) == 0
+    assert main(["plot", "hebbian", str(a), str(b), "--output", str(out)]) == 0
     assert {p.name for p in out.iterdir()} == {"sweep.png", "ood_comparison.png"}
-    assert main(["plot", "hebbian", str(a), "--compare", str(tmp_path / "none")]) == 2
+    assert main(["plot", "hebbian", str(a), str(tmp_path / "none")]) == 2

@@ -49,6 +49,14 @@ def results(run: Path) -> dict:
     return json.loads((run / "results.json").read_text())
 
 
+def hp_test_argv(task: str, checkpoint: Path | str, output: Path, data_root: Path, *extra: str) -> list[str]:
+    """``hybridsnn test hp`` of ``checkpoint`` on ``task``, writing under ``output``."""
+    return [
+        "test", "hp", "--task", task, "--checkpoint", str(checkpoint), "--output", str(output),
+        "--data-root", str(data_root), *extra,
+    ]  # fmt: skip
+
+
 # -- multitask ------------------------------------------------------------------------------------------
 
 
@@ -174,43 +182,16 @@ def test_simple_train_test_round_trip_and_method_mismatch_is_refused(mnist, tmp_
     assert trained["test_accuracy"] > 0.3 and trained["noise6_accuracy"] <= trained["noise0_accuracy"] + 0.05
     assert [r["level"] for r in records(run) if r["split"] == "noise"] == [0, 6]
     checkpoint = str(run / "checkpoints" / "last.safetensors")
-    test_argv = [
-        "test",
-        "hp",
-        "--task",
-        "simple",
-        "--checkpoint",
-        checkpoint,
-        "--output",
-        str(tmp_path),
-        "--data-root",
-        str(mnist),
-        "--test-subset",
-        "200",
-        "--noise-levels",
-        "0",
-        "--no-progress",
+    simple_test = hp_test_argv(
+        "simple", checkpoint, tmp_path, mnist, "--test-subset", "200", "--noise-levels", "0", "--no-progress",
         "--run-name",
-    ]
-    assert cli.main([*test_argv, "again"]) == 0
+    )  # fmt: skip
+    assert cli.main([*simple_test, "again"]) == 0
     assert results(tmp_path / "again")["metrics"]["test_accuracy"] == pytest.approx(trained["test_accuracy"])
     capsys.readouterr()
-    assert cli.main([*test_argv, "crossed", "--method", "gp"]) == 2
+    assert cli.main([*simple_test, "crossed", "--method", "gp"]) == 2
     assert "holds a 'hp' model, not --method gp" in capsys.readouterr().err
-    wrong_task = [
-        "test",
-        "hp",
-        "--task",
-        "tolerance",
-        "--checkpoint",
-        checkpoint,
-        "--output",
-        str(tmp_path),
-        "--data-root",
-        str(mnist),
-        "--no-progress",
-    ]
-    assert cli.main(wrong_task) == 2
+    assert cli.main(hp_test_argv("tolerance", checkpoint, tmp_path, mnist, "--no-progress")) == 2
     assert "trained for task 'simple'" in capsys.readouterr().err
     images = load_dataset("mnist", "test", mnist).x[:5]
     np.save(tmp_path / "digits.npy", images)
@@ -249,22 +230,10 @@ def test_multitask_records_the_average_over_seen_tasks_and_plots(mnist, tmp_path
     assert tasks[1]["accuracy"] == pytest.approx(
         (tasks[1]["first_task_accuracy"] + tasks[1]["current_task_accuracy"]) / 2
     )
-    test = [
-        "test",
-        "hp",
-        "--task",
-        "multitask",
-        "--checkpoint",
-        str(run / "checkpoints" / "last.safetensors"),
-        "--output",
-        str(tmp_path),
-        "--data-root",
-        str(mnist),
-        "--test-subset",
-        "200",
-        "--run-name",
-        "mt-test",
-    ]
+    test = hp_test_argv(
+        "multitask", run / "checkpoints" / "last.safetensors", tmp_path, mnist,
+        "--test-subset", "200", "--run-name", "mt-test",
+    )  # fmt: skip
     assert cli.main(test) == 0
     assert results(tmp_path / "mt-test")["metrics"]["average_accuracy"] == pytest.approx(tasks[1]["accuracy"])
     assert cli.main(["plot", "hp", str(run)]) == 0
@@ -317,23 +286,10 @@ def test_tolerance_sweeps_and_crossed_checkpoint_refusal(mnist, tmp_path, capsys
     assert metrics["occlusion0_accuracy"] == metrics["noise0_accuracy"] == metrics["test_accuracy"]
     assert metrics["occlusion10_accuracy"] < metrics["occlusion0_accuracy"]
     checkpoint = str(tmp_path / "tol" / "checkpoints" / "best.safetensors")
-    test = [
-        "test",
-        "hp",
-        "--task",
-        "tolerance",
-        "--checkpoint",
-        checkpoint,
-        "--output",
-        str(tmp_path),
-        "--data-root",
-        str(mnist),
-        "--test-subset",
-        "200",
-        "--no-progress",
-        "--occlusion-levels",
-        "0",
-    ]
+    test = hp_test_argv(
+        "tolerance", checkpoint, tmp_path, mnist, "--test-subset", "200", "--no-progress",
+        "--occlusion-levels", "0",
+    )  # fmt: skip
     assert cli.main([*test, "--method", "hp"]) == 2  # the seed's crossed default: HP model, GP state
     assert "holds a 'gp' model, not --method hp" in capsys.readouterr().err
     assert cli.main([*test, "--method", "gp", "--run-name", "tol-test"]) == 0
@@ -366,22 +322,10 @@ def test_fewshot_on_omniglot_small_trains_and_tests(data_root, tmp_path):
     assert cli.main(argv) == 0
     trained = results(tmp_path / "fs")["metrics"]
     assert trained["iterations"] == 20 and 0.0 <= trained["test_accuracy"] <= 1.0
-    test = [
-        "test",
-        "hp",
-        "--task",
-        "fewshot",
-        "--checkpoint",
-        str(tmp_path / "fs" / "checkpoints" / "last.safetensors"),
-        "--output",
-        str(tmp_path),
-        "--data-root",
-        str(data_root),
-        "--test-episodes",
-        "100",
-        "--run-name",
-        "fs-test",
-    ]
+    test = hp_test_argv(
+        "fewshot", tmp_path / "fs" / "checkpoints" / "last.safetensors", tmp_path, data_root,
+        "--test-episodes", "100", "--run-name", "fs-test",
+    )  # fmt: skip
     assert cli.main(test) == 0
     assert results(tmp_path / "fs-test")["metrics"]["test_accuracy"] > 0.25  # chance: 0.2
 

@@ -3,9 +3,9 @@
 * ``accuracy.png`` — validation accuracy per epoch; ``ood.png`` — test accuracy vs stored pairs;
 * for one test example (seed: the test set's): a spike raster per population (encoders, write keys/values,
   read keys/values; SNN only), the final memory matrix and the class scores of the read-out;
-* over several runs (``--compare RUN_DIR ...``): ``sweep.png`` — test accuracy at the trained number of
-  pairs vs that number, one curve per network (SNN vs H-Mem vs LSTM); ``ood_comparison.png`` — every run's
-  accuracy-vs-stored-pairs curve.
+* over several runs (``plot hebbian RUN_DIR RUN_DIR ...``): ``sweep.png`` — test accuracy at the trained
+  number of pairs vs that number, one curve per network (SNN vs H-Mem vs LSTM); ``ood_comparison.png`` —
+  every run's accuracy-vs-stored-pairs curve.
 """
 
 from __future__ import annotations

@@ -71,11 +71,10 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     """The seed's flags (with dashes) for train/test; plot: runs to compare."""
     if command == "plot":
         parser.add_argument(
-            "--compare",
-            nargs="+",
-            default=None,
+            "compare",
+            nargs="*",
             metavar="RUN_DIR",
-            help="associations runs to draw together with RUN_DIR: accuracy vs stored pairs per network "
+            help="more associations runs drawn together with the first: accuracy vs stored pairs per network "
             "(sweep.png) and their out-of-distribution curves (ood_comparison.png)",
         )
         return
