@@ -92,3 +92,14 @@ register(
         "torch",
     )
 )
+
+
+register(
+    ModelInfo(
+        "shifting",
+        "hybridsnn.models.shifting",
+        "Shifting Learning: temporal-coding SNN with a three-factor local rule (SZU-ADDG)",
+        ("xor", "iris", "mnist", "fashion-mnist", "spikes"),
+        "torch reference + GeNN models",
+    )
+)

@@ -7,7 +7,8 @@
 #               sweep (SNN, hmem and lstm at every length in $LENGTHS, classes = length), ood (train with
 #               $OOD_TRAIN pairs of $OOD_CLASSES classes, test at 3..$OOD_CLASSES pairs), list;
 #               cross-modal (FSDD → MNIST), babi (bAbI QA, task via --babi-task N), babi-all (tasks 1..20);
-#               omniglot, concentration are registered but not implemented yet
+#               omniglot (1-shot 5-way; --encoders PATH reuses a pre-trained ProtoNet);
+#               concentration (memory card game with PPO; --num-cells 4 or 6)
 #   --quick     the minutes-long CPU configuration (2 pairs, 2 classes, E=40, M=50, 150 batches of 32)
 #   --nproc N   distributed data parallel over N processes with torchrun (NCCL on GPUs, gloo on CPU)
 #   --evaluate  with --resume CKPT: the seed's evaluation mode, i.e. `hybridsnn test hebbian --checkpoint CKPT`
@@ -21,7 +22,7 @@ LENGTHS=${LENGTHS:-"1 2 5 10 20 30 40 50 55"}
 OOD_TRAIN=${OOD_TRAIN:-10}
 OOD_CLASSES=${OOD_CLASSES:-20}
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 
 experiment=associations
 if [[ $# -gt 0 && $1 != -* ]]; then

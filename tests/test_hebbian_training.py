@@ -146,8 +146,6 @@ def test_resume_continues_to_the_same_weights(tmp_path):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["train", "hebbian", "--task", "omniglot"], "task omniglot is not implemented yet"),
-        (["train", "hebbian", "--task", "concentration"], "task concentration is not implemented yet"),
         (["train", "hebbian", "--sequence-length", "5", "--num-classes", "3"], "at least as many classes"),
         (
             ["train", "hebbian", "--test-lengths", "4", "--num-classes", "3", "--sequence-length", "2"],

@@ -353,3 +353,15 @@ def test_classification_cnn_trains_on_an_mnist_subset(mnist, tmp_path):
     ]
     assert cli.main(argv) == 0
     assert results(tmp_path / "cnn")["metrics"]["epochs"] == 1
+
+
+def test_fewshot_characters_take_a_character_of_both_small_sets_once(data_root):
+    from hybridsnn.hp.fewshot import omniglot_characters
+
+    require_dataset(data_root, "omniglot/images_background_small1.zip")
+    require_dataset(data_root, "omniglot/images_background_small2.zip")
+    characters = omniglot_characters(data_root, "small")
+    # 136 + 156 characters, of which Greek (24) and Latin (26) are in both sets with the same drawings
+    assert characters.shape == (242, 20, 1, 31, 31)
+    flat = characters.flatten(1)
+    assert len(torch.unique(flat, dim=0)) == 242

@@ -185,3 +185,21 @@ def load_one_shot_runs(root: str | os.PathLike[str] | None = None,
                        download: bool | None = None) -> list[OneShotRun]:
     """The 20 official one-shot runs (``all_runs.zip``) as :class:`OneShotRun` objects."""
     return one_shot_runs(load_dataset("omniglot", split="runs", root=root, download=download))
+
+
+def distinct_characters(
+    splits: tuple[str, ...], root: str | os.PathLike[str] | None = None
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The drawings of every character of ``splits``, each character once: ``[C, 20, 105, 105]`` uint8 and the
+    names (``Alphabet/characterNN``, sorted). The small background sets share two alphabets (Greek, Latin)
+    with identical drawings, so concatenating them would put one character into two classes."""
+    drawings: dict[str, np.ndarray] = {}
+    for split in splits:
+        data = load_dataset("omniglot", split=split, root=root)
+        for index, name in enumerate(data.classes):
+            drawings.setdefault(name, data.x[data.y == index])
+    names = tuple(sorted(drawings))
+    counts = {len(drawings[name]) for name in names}
+    if len(counts) != 1:
+        raise DataError(f"Omniglot characters have unequal numbers of drawings: {sorted(counts)}")
+    return np.stack([drawings[name] for name in names]), names

@@ -10,4 +10,12 @@
   :mod:`~hybridsnn.hebbian.crossmodal_run` (train/test/plot).
 * bAbI task: :mod:`~hybridsnn.hebbian.babi_data` (download, parser, vocabulary),
   :mod:`~hybridsnn.hebbian.babi_network` (QA SNN), :mod:`~hybridsnn.hebbian.babi_run` (train/test).
+* Omniglot one-shot task: :mod:`~hybridsnn.hebbian.omniglot_data` (images, splits, episodes),
+  :mod:`~hybridsnn.hebbian.protonet` (pre-trained ProtoNet encoder), :mod:`~hybridsnn.hebbian.omniglot`
+  (memory SNN), :mod:`~hybridsnn.hebbian.omniglot_run` (train/test/plot).
+* Concentration (memory card game, PPO): :mod:`~hybridsnn.hebbian.concentration` (the games),
+  :mod:`~hybridsnn.hebbian.concentration_policy` (the SNN actor-critic), :mod:`~hybridsnn.hebbian.ppo`,
+  :mod:`~hybridsnn.hebbian.concentration_agents` (reference players, evaluation),
+  :mod:`~hybridsnn.hebbian.concentration_training` (rollouts and updates),
+  :mod:`~hybridsnn.hebbian.concentration_run` (train/test/plot).
 """

@@ -8,6 +8,8 @@ a per-example state that starts at zero for every example and is differentiable 
 * :class:`WritingLayer` — key/value neurons, normalised traces, plasticity at every step; the store loop can
   run the fused plasticity node and activation checkpointing over blocks of steps.
 * :class:`ReadingLayer` — separate key/value neurons, value→key feedback with ``readout_delay`` steps.
+* Both layers can continue from a saved state (:meth:`WritingLayer.store`, :meth:`ReadingLayer.recall`),
+  as the reinforcement-learning agent does from one observation to the next.
 * :class:`WritingLayerReLU`, :class:`ReadingLayerReLU` — the non-spiking H-Mem versions (one update per item).
 """
 
@@ -170,14 +172,21 @@ class WritingLayer(nn.Module):
         return torch.stack(keys), torch.stack(values), state
 
     def forward(self, inputs: Tensor) -> StoreResult:
+        """Store ``inputs`` [T, B, N] into a fresh memory; returns the memory and key/value spikes."""
+        keys, values, state = self.store(inputs, None)
+        return StoreResult(state.memory, keys, values)
+
+    def store(self, inputs: Tensor, state: StoreState | None) -> tuple[Tensor, Tensor, StoreState]:
+        """Store ``inputs`` [T, B, N] spikes, continuing from ``state`` (None: a fresh memory); returns the
+        key and value spikes [T, B, M] and the state after the last step."""
         if inputs.dim() != 3 or inputs.shape[0] == 0:
             raise UserError(f"writing layer input must be [T, B, N] spikes, got {tuple(inputs.shape)}")
         key_currents, value_currents = (inputs @ self.weight.T).chunk(2, dim=-1)
-        state = self.initial_state(key_currents[0])
+        if state is None:
+            state = self.initial_state(key_currents[0])
         block = self.checkpoint_steps
         if not block or not torch.is_grad_enabled():
-            keys, values, state = self.steps(key_currents, value_currents, state)
-            return StoreResult(state.memory, keys, values)
+            return self.steps(key_currents, value_currents, state)
         key_parts, value_parts = [], []
         for start in range(0, key_currents.shape[0], block):
             keys, values, state = checkpoint(
@@ -189,7 +198,16 @@ class WritingLayer(nn.Module):
             )
             key_parts.append(keys)
             value_parts.append(values)
-        return StoreResult(state.memory, torch.cat(key_parts), torch.cat(value_parts))
+        return torch.cat(key_parts), torch.cat(value_parts), state
+
+
+class ReadState(NamedTuple):
+    """State of the reading layer between steps: key/value neurons and the value spikes of the last
+    ``readout_delay`` steps (oldest first), which drive the keys through the delayed feedback."""
+
+    key: LIFState
+    value: LIFState
+    delayed: tuple[Tensor, ...]
 
 
 class ReadingLayer(nn.Module):
@@ -207,25 +225,34 @@ class ReadingLayer(nn.Module):
         self.lif = lif
         self.readout_delay = readout_delay
 
+    def initial_state(self, memory: Tensor) -> ReadState:
+        """Neurons at rest and no delayed value spikes, for a batch of memories [B, M, M]."""
+        zeros = memory.new_zeros(memory.shape[:2])
+        rest = initial_state(zeros, self.lif)
+        return ReadState(rest, rest, (zeros,) * self.readout_delay)
+
     def forward(self, inputs: Tensor, memory: Tensor) -> tuple[Tensor, Tensor]:
         """Key and value spikes ``[T, B, M]`` for query spikes ``inputs`` [T, B, input_size]."""
+        keys, values, _ = self.recall(inputs, memory, self.initial_state(memory))
+        return keys, values
+
+    def recall(self, inputs: Tensor, memory: Tensor, state: ReadState) -> tuple[Tensor, Tensor, ReadState]:
+        """Key and value spikes ``[T, B, M]`` continuing from ``state``, and the state after the last step."""
         if inputs.dim() != 3 or inputs.shape[-1] != self.input_size:
             raise UserError(
                 f"reading layer input must be [T, B, {self.input_size}], got {tuple(inputs.shape)}"
             )
         query_weight, feedback_weight = self.weight.split([self.input_size, self.weight.shape[0]], dim=1)
         query_currents = inputs @ query_weight.T
-        delayed = [memory.new_zeros(memory.shape[:2])] * self.readout_delay
-        key_state = value_state = None
+        key_state, value_state, delayed = state
         keys, values = [], []
-        for t, current in enumerate(query_currents.unbind(0)):
-            slot = t % self.readout_delay
-            key, key_state = lif_step(current + delayed[slot] @ feedback_weight.T, key_state, self.lif)
+        for current in query_currents.unbind(0):
+            key, key_state = lif_step(current + delayed[0] @ feedback_weight.T, key_state, self.lif)
             value, value_state = lif_step(_memory_input(memory, key), value_state, self.lif)
-            delayed[slot] = value
+            delayed = (*delayed[1:], value)
             keys.append(key)
             values.append(value)
-        return torch.stack(keys), torch.stack(values)
+        return torch.stack(keys), torch.stack(values), ReadState(key_state, value_state, delayed)
 
 
 class WritingLayerReLU(nn.Module):

@@ -26,8 +26,24 @@ def require_positive(settings: Mapping[str, Any], keys: Iterable[str]) -> None:
             raise UserError(f"--{key.replace('_', '-')} must be >= 1, got {settings[key]}")
 
 
+#: Seed values of flags whose default differs between tasks (the reinforcement-learning task clips
+#: gradients at 0.5, and its ``--quick`` configuration compresses time): used where neither the flag nor
+#: the task set one.
+SEED_DEFAULTS = {
+    "num_time_steps": 100,
+    "tau_mem": 20.0,
+    "tau_trace": 20.0,
+    "readout_window": 30,
+    "max_grad_norm": 40.0,
+}
+
+
 def add_model_names(settings: dict[str, Any]) -> dict[str, Any]:
-    """Copy the seed's flag names onto the model's field names (steps, threshold, refractory, dampening)."""
+    """Fill unset :data:`SEED_DEFAULTS`, then copy the seed's flag names onto the model's field names
+    (steps, threshold, refractory, dampening)."""
+    for key, value in SEED_DEFAULTS.items():
+        if settings.get(key) is None:
+            settings[key] = value
     settings.update(
         steps=settings["num_time_steps"],
         threshold=settings["thr"],

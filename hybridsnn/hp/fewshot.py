@@ -271,18 +271,15 @@ TEST_CLASSES = 100
 
 
 def omniglot_characters(root: object, sets: str) -> Tensor:
-    """All characters of the chosen Omniglot image sets as ``[C, 20, 1, 31, 31]`` normalised tensors."""
-    from hybridsnn.data import load_dataset
+    """All distinct characters of the chosen Omniglot image sets as ``[C, 20, 1, 31, 31]`` normalised tensors
+    (a character in two sets, e.g. Greek and Latin in both small sets, is taken once)."""
+    from hybridsnn.data.omniglot import distinct_characters
 
     if sets not in OMNIGLOT_SETS:
         raise unknown_choice("Omniglot sets", sets, OMNIGLOT_SETS)
-    groups = []
-    for split in OMNIGLOT_SETS[sets]:
-        data = load_dataset("omniglot", split, root)  # type: ignore[arg-type]
-        order = np.argsort(data.y, kind="stable")
-        images = prepare_images(data.x[order])
-        groups.append(images.view(len(data.classes), -1, 1, IMAGE_SIZE, IMAGE_SIZE))
-    return torch.cat(groups)
+    drawings, names = distinct_characters(OMNIGLOT_SETS[sets], root)  # type: ignore[arg-type]
+    images = prepare_images(drawings.reshape(-1, *drawings.shape[2:]))
+    return images.view(len(names), -1, 1, IMAGE_SIZE, IMAGE_SIZE)
 
 
 def split_characters(

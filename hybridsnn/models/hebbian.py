@@ -2,8 +2,10 @@
 
 Implemented tasks: ``associations`` (the seed's memorizing-associations task) with three networks:
 ``--network snn`` (the spiking Hebbian-memory network), ``hmem`` (the non-spiking ReLU H-Mem baseline) and
-``lstm`` (an LSTM baseline); ``cross-modal`` (FSDD → MNIST, :mod:`hybridsnn.hebbian.crossmodal_run`) and
-``babi`` (bAbI QA, :mod:`hybridsnn.hebbian.babi_run`). The other registered tasks end with a one-line error.
+``lstm`` (an LSTM baseline); ``cross-modal`` (FSDD → MNIST, :mod:`hybridsnn.hebbian.crossmodal_run`),
+``babi`` (bAbI QA, :mod:`hybridsnn.hebbian.babi_run`), ``omniglot`` (1-shot 5-way,
+:mod:`hybridsnn.hebbian.omniglot_run`), ``concentration`` (memory card game with PPO,
+:mod:`hybridsnn.hebbian.concentration_run`).
 
 The seed's flags keep their names with dashes (``--sequence-length --num-classes --num-time-steps
 --embedding-size --memory-size --w-max --gamma-pos --gamma-neg --tau-trace --readout-delay --thr
@@ -29,7 +31,7 @@ from torch import nn
 from hybridsnn.atomic import write_json
 from hybridsnn.checkpoint import Checkpoint, load_checkpoint
 from hybridsnn.errors import CheckpointError, UserError
-from hybridsnn.hebbian import babi_run, crossmodal_run
+from hybridsnn.hebbian import babi_run, concentration_run, crossmodal_run, omniglot_run
 from hybridsnn.hebbian.data import FreshBatches, association_sequences, fixed_batches
 from hybridsnn.hebbian.networks import NETWORKS, AssociationConfig, build_network, compile_store_step
 from hybridsnn.hebbian.settings import add_model_names, layered_settings, require_positive
@@ -41,8 +43,9 @@ from hybridsnn.spiking.distributed import DistributedContext, init_distributed, 
 
 #: Tasks with their own runner module (``TASK``, ``train(args, run)``, ``test(args, run)``, optionally
 #: ``plot(run_dir, out, records)``); ``associations`` is run by this module.
-TASK_RUNNERS = {runner.TASK: runner for runner in (crossmodal_run, babi_run)}
-IMPLEMENTED_TASKS = ("associations", *TASK_RUNNERS)
+TASK_RUNNERS = {
+    runner.TASK: runner for runner in (crossmodal_run, babi_run, omniglot_run, concentration_run)
+}
 TRAIN_SET_SIZE = 9000  # the seed's nominal training-set size: iterations per epoch = ceil(9000 / batch)
 OOD_FILE = "ood.json"
 #: Defaults that differ between the spiking network and the H-Mem (ReLU) baseline (seed *_relu.py).
@@ -96,31 +99,33 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         return
     add("--babi-task", type=int, default=None, help="babi: task 1..20 of bAbI v1.2 en-10k (default 1)")
     add("--max-num-sentences", type=int, default=None, help="babi: drop longer stories (default 50)")
-    add("--encoders", default=None, metavar="PATH", help="cross-modal: pre-trained encoders (safetensors)")
-    add("--encoder-epochs", type=int, default=None, help="cross-modal: encoder pre-training epochs (10)")
+    add("--encoders", default=None, metavar="PATH", help="cross-modal, omniglot: pre-trained encoders file")
+    add("--encoder-epochs", type=int, default=None, help="encoder epochs (cross-modal 10, omniglot 100)")
+    add("--encoder-iterations", type=int, default=None, help="omniglot: ProtoNet episodes per epoch (100)")
+    add("--encoder-ways", type=int, default=None, help="omniglot: classes per ProtoNet training episode (60)")
     add("--network", default="snn", choices=NETWORKS, help="snn (default), hmem (ReLU H-Mem) or lstm")
     add("--num-classes", type=int, default=None, help="number of labels (default 10)")
     add("--feature-size", type=int, default=10, help="feature vector size F (default 10)")
-    add("--num-time-steps", type=int, default=100, help="steps (ms) per item (default 100)")
+    add("--num-time-steps", type=int, default=None, help="steps (ms) per item (default 100)")
     add("--embedding-size", type=int, default=None, help="encoder neurons per stream E (default 80)")
     add("--memory-size", type=int, default=None, help="key/value neurons M (default 100)")
     add("--w-max", type=float, default=1.0, help="soft upper bound of memory weights (default 1)")
     add("--gamma-pos", type=float, default=None, help="potentiation rate γ+ (default 0.3; hmem 0.1)")
     add("--gamma-neg", type=float, default=None, help="depression rate γ− (default 0.3; hmem 0.1)")
-    add("--tau-trace", type=float, default=20.0, help="trace time constant in ms (default 20)")
+    add("--tau-trace", type=float, default=None, help="trace time constant in ms (default 20)")
     add("--readout-delay", type=int, default=None, help="value→key feedback delay, steps (1; babi 30)")
-    add("--readout-window", type=int, default=30, help="last recall steps counted by the read-out (30)")
+    add("--readout-window", type=int, default=None, help="last recall steps counted by the read-out (30)")
     add("--thr", type=float, default=None, help="threshold in input units (0.1; cross-modal 0.05)")
     add("--perfect-reset", action="store_true", help="reset the membrane to 0 after a spike")
     add("--refractory-time-steps", type=int, default=3, help="refractory period in steps (default 3)")
-    add("--tau-mem", type=float, default=20.0, help="membrane time constant in ms (default 20)")
+    add("--tau-mem", type=float, default=None, help="membrane time constant in ms (default 20)")
     add("--dampening-factor", type=float, default=1.0, help="surrogate-gradient height (default 1)")
     add("--epochs", type=int, default=None, help="training epochs (default 250)")
     add("--iterations", type=int, default=None, help="batches per epoch (default: ceil(9000 / batch))")
     add("--learning-rate", type=float, default=None, help="Adam learning rate (default 3e-3; hmem 1e-3)")
     add("--learning-rate-decay", type=float, default=0.85, help="lr factor every N epochs (default 0.85)")
     add("--decay-learning-rate-every", type=int, default=20, help="epochs between lr decays (default 20)")
-    add("--max-grad-norm", type=float, default=40.0, help="gradient-norm clipping (default 40; 0 = off)")
+    add("--max-grad-norm", type=float, default=None, help="gradient clipping (40; concentration 0.5; 0 off)")
     add("--l2", type=float, default=None, help="rate-regulariser weight from epoch 2 (default 1e-5; hmem 0)")
     add("--target-rate", type=float, default=0.0, help="regulariser target rate in Hz (default 0)")
     add("--val-size", type=int, default=None, help="validation examples (default 1000)")
@@ -139,14 +144,10 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         action="store_false",
         help="plain autograd plasticity instead of the fused node (same numbers, more memory)",
     )
+    concentration_run.add_arguments(add)
 
 
 # -- settings -------------------------------------------------------------------------------------------
-
-
-def _check_task(task: str) -> None:
-    if task not in IMPLEMENTED_TASKS:
-        raise UserError(f"task {task} is not implemented yet (implemented: {', '.join(IMPLEMENTED_TASKS)})")
 
 
 def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -246,7 +247,6 @@ def _record_tests(
 
 def train(args: argparse.Namespace, run: Run) -> dict:
     """Train on fresh random batches, validate every epoch, then test the best weights at all lengths."""
-    _check_task(args.task)
     if args.task in TASK_RUNNERS:
         return TASK_RUNNERS[args.task].train(args, run)
     settings = resolve_settings(args)
@@ -330,7 +330,6 @@ def _model_from_checkpoint(checkpoint: Checkpoint, device: torch.device) -> tupl
 
 def test(args: argparse.Namespace, run: Run) -> dict:
     """Evaluate ``--checkpoint`` on the test set, at its training length or ``--sequence-length``/lengths."""
-    _check_task(args.task)
     if args.task in TASK_RUNNERS:
         return TASK_RUNNERS[args.task].test(args, run)
     if args.checkpoint is None:

@@ -1,0 +1,352 @@
+"""``hybridsnn train|test hebbian --task concentration``: the memory card game trained with PPO.
+
+Training runs ``epochs × iterations`` PPO updates (each: ``--num-steps`` steps in each of ``--num-envs``
+games, then ``--ppo-epochs`` passes over ``--ppo-batches`` minibatches of games), checkpoints after every
+epoch and plays ``--val-size`` greedy validation games (the best checkpoint has the fewest flips). At the
+end the best agent plays ``--test-size`` greedy test games; the same test games are played by three
+reference players (uniform random, random face-down card without memory, perfect memory), written to
+``<run>/baselines.json``. ``--resume RUN_DIR`` continues a run, its games included, exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hybridsnn import plots
+from hybridsnn.atomic import write_json
+from hybridsnn.checkpoint import Checkpoint, load_checkpoint
+from hybridsnn.errors import CheckpointError, UserError
+from hybridsnn.hebbian.concentration import ConcentrationConfig, ConcentrationGames
+from hybridsnn.hebbian.concentration_agents import (
+    FaceDownRandomAgent,
+    PerfectMemoryAgent,
+    PolicyAgent,
+    UniformRandomAgent,
+    play,
+)
+from hybridsnn.hebbian.concentration_policy import HebbianActorCritic, PolicyConfig
+from hybridsnn.hebbian.concentration_training import ConcentrationTrainer
+from hybridsnn.hebbian.networks import compile_store_step
+from hybridsnn.hebbian.ppo import PPOConfig
+from hybridsnn.hebbian.settings import add_model_names, layered_settings, require_positive
+from hybridsnn.results import Run
+from hybridsnn.spiking import BestMetric, configure_threads, fit, restore_state, seed_everything
+from hybridsnn.spiking import select_device as _select_device
+
+TASK = "concentration"
+BASELINES_FILE = "baselines.json"
+BASELINES = {
+    "random": UniformRandomAgent,
+    "memoryless": FaceDownRandomAgent,
+    "perfect_memory": PerfectMemoryAgent,
+}
+#: The seed's ``reinforcement_learning_task.py`` defaults; 1563 epochs × 100 updates × 64 games × 10 steps
+#: ≈ its ``--num_env_steps 100e6``.
+DEFAULTS = {
+    "num_cells": 4,
+    "card_shape": 10,
+    "match_reward": 25.0,
+    "flip_penalty": -0.5,
+    "deck_seed": 42,
+    "env_seed": 42,
+    "num_envs": 64,
+    "num_steps": 10,
+    "embedding_size": 80,
+    "memory_size": 100,
+    "thr": 0.1,
+    "readout_delay": 1,
+    "gamma_pos": 0.3,
+    "gamma_neg": 0.3,
+    "learning_rate": 3e-4,
+    "adam_eps": 1e-5,
+    "max_grad_norm": 0.5,
+    "ppo_epochs": 4,
+    "ppo_batches": 16,
+    "ppo_clip_param": 0.2,
+    "value_coefficient": 0.1,
+    "entropy_coefficient": 0.01,
+    "discount_factor": 0.99,
+    "gae_lambda": 1.0,
+    "epochs": 1563,
+    "iterations": 100,
+    "val_size": 256,
+    "test_size": 1000,
+    "max_flips": 100,
+}
+#: ``--quick``: time-compressed SNN (20 ms per observation, τ 5 ms, γ± 1.2; §6.3) read out over all 20 ms,
+#: E = M = 32; 8 × 8 = 64 PPO updates of 128 games × 5 steps, 4 Adam steps of lr 1e-2 (decaying) each.
+QUICK = {
+    "embedding_size": 32,
+    "memory_size": 32,
+    "num_time_steps": 20,
+    "tau_mem": 5.0,
+    "tau_trace": 5.0,
+    "readout_window": 20,
+    "gamma_pos": 1.2,
+    "gamma_neg": 1.2,
+    "num_envs": 128,
+    "num_steps": 5,
+    "learning_rate": 1e-2,
+    "ppo_epochs": 4,
+    "ppo_batches": 1,
+    "gae_lambda": 0.95,
+    "epochs": 8,
+    "iterations": 8,
+    "val_size": 64,
+    "test_size": 512,
+    "max_flips": 40,
+}
+
+
+def add_arguments(add: Any) -> None:
+    """The task's training flags (the seed's names with dashes); ``add`` is ``parser.add_argument``."""
+    add(
+        "--num-cells", type=int, default=None, help="concentration: cells of the grid (default 4; paper 4, 6)"
+    )
+    add("--card-shape", type=int, default=None, help="concentration: values per card image (default 10)")
+    add("--match-reward", type=float, default=None, help="concentration: reward of a pair (default 25)")
+    add("--flip-penalty", type=float, default=None, help="concentration: reward per flip (default -0.5)")
+    add("--resample-cards", action="store_true", help="concentration: a new deck for every game")
+    add("--deck-seed", type=int, default=None, help="concentration: seed of the fixed deck (default 42)")
+    add("--env-seed", type=int, default=None, help="concentration: seed of the game layouts (default 42)")
+    add("--num-envs", type=int, default=None, help="concentration: games played in parallel (default 64)")
+    add("--num-steps", type=int, default=None, help="concentration: steps per game and update (default 10)")
+    add("--ppo-epochs", type=int, default=None, help="concentration: passes over a rollout (default 4)")
+    add("--ppo-batches", type=int, default=None, help="concentration: minibatches of games (default 16)")
+    add("--ppo-clip-param", type=float, default=None, help="concentration: PPO clip (default 0.2)")
+    add("--value-coefficient", type=float, default=None, help="concentration: value-loss weight (0.1)")
+    add("--entropy-coefficient", type=float, default=None, help="concentration: entropy weight (0.01)")
+    add("--discount-factor", type=float, default=None, help="concentration: discount γ (default 0.99)")
+    add(
+        "--gae-lambda", type=float, default=None, help="concentration: GAE λ (default 1 = the seed's returns)"
+    )
+    add("--adam-eps", type=float, default=None, help="concentration: Adam epsilon (default 1e-5)")
+    add("--constant-lr", action="store_true", help="concentration: no linear learning-rate decay")
+    add(
+        "--max-flips",
+        type=int,
+        default=None,
+        help="concentration: flips before an evaluation game stops (100)",
+    )
+
+
+def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Flags, then ``--quick`` values for unset flags, then the seed's reinforcement-learning defaults."""
+    settings = layered_settings(args, QUICK if args.quick else {}, DEFAULTS)
+    if settings.get("network", "snn") != "snn":
+        raise UserError(
+            f"the concentration task runs the spiking network only, got --network {settings['network']}"
+        )
+    if settings.get("batch_size") is not None:
+        raise UserError(
+            "--batch-size does not apply to the concentration task; use --num-envs (games in parallel)"
+        )
+    require_positive(
+        settings,
+        ("num_envs", "num_steps", "ppo_epochs", "ppo_batches", "epochs", "iterations", "val_size"),
+    )
+    require_positive(settings, ("test_size", "max_flips"))
+    if settings["ppo_batches"] > settings["num_envs"]:
+        raise UserError(
+            f"--ppo-batches {settings['ppo_batches']} must not exceed --num-envs {settings['num_envs']}"
+        )
+    if not settings["learning_rate"] > 0:
+        raise UserError(f"--learning-rate must be > 0, got {settings['learning_rate']}")
+    return add_model_names(settings)
+
+
+def game_config(settings: dict[str, Any]) -> ConcentrationConfig:
+    """The game's rules from the settings."""
+    return ConcentrationConfig(
+        num_cells=settings["num_cells"],
+        card_shape=settings["card_shape"],
+        match_reward=settings["match_reward"],
+        flip_penalty=settings["flip_penalty"],
+        resample_cards=bool(settings["resample_cards"]),
+        deck_seed=settings["deck_seed"],
+    )
+
+
+def build_policy(settings: dict[str, Any], game: ConcentrationConfig) -> HebbianActorCritic:
+    """The Hebbian-memory actor-critic for ``game``."""
+    sizes = {"observation_size": game.observation_size, "num_actions": game.num_cells}
+    return HebbianActorCritic(PolicyConfig.from_mapping({**settings, **sizes}))
+
+
+def ppo_config(settings: dict[str, Any]) -> PPOConfig:
+    """PPO hyper-parameters from the seed's flag names."""
+    return PPOConfig(
+        clip=settings["ppo_clip_param"],
+        epochs=settings["ppo_epochs"],
+        minibatches=settings["ppo_batches"],
+        value_coefficient=settings["value_coefficient"],
+        entropy_coefficient=settings["entropy_coefficient"],
+        max_grad_norm=settings["max_grad_norm"],
+        discount=settings["discount_factor"],
+        gae_lambda=settings["gae_lambda"],
+    )
+
+
+def baseline_stats(game: ConcentrationConfig, games: int, seed: int, max_flips: int) -> dict[str, float]:
+    """Mean flips, finished fraction and return of the reference players on the test games."""
+    stats: dict[str, float] = {}
+    for name, player in BASELINES.items():
+        stats.update(play(game, player(game, seed), games, seed, max_flips).to_dict(f"{name}_"))
+    return stats
+
+
+def _test_games(policy: HebbianActorCritic, game: ConcentrationConfig, settings: dict[str, Any]) -> dict:
+    """Greedy (``flips`` …; the seed's evaluation) and sampled (``sampled_flips`` …) test games."""
+    size, seed, limit = settings["test_size"], settings["env_seed"] + 1, settings["max_flips"]
+    policy.eval()
+    greedy = play(game, PolicyAgent(policy, size, greedy=True), size, seed, limit).to_dict()
+    sampled = play(game, PolicyAgent(policy, size, greedy=False, seed=seed), size, seed, limit)
+    return greedy | sampled.to_dict("sampled_")
+
+
+def _final(test: dict[str, float], baselines: dict[str, float]) -> dict[str, float]:
+    return {f"test_{key}": value for key, value in test.items() if not key.endswith("games")} | {
+        key: value for key, value in baselines.items() if not key.endswith("_games")
+    }
+
+
+def train(args: argparse.Namespace, run: Run) -> dict:
+    """PPO training with per-epoch validation games, then test games of the best agent and the baselines."""
+    settings = resolve_settings(args)
+    configure_threads(args.threads)
+    device = _select_device(args.device)
+    progress = not args.no_progress
+    game = game_config(settings)
+    seed_everything(args.seed)
+    policy = build_policy(settings, game)
+    if args.checkpoint:
+        restore_state(_load(args.checkpoint), {"model": policy})
+    policy.to(device)
+    if settings.get("compile"):
+        compile_store_step(policy.core)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=settings["learning_rate"], eps=settings["adam_eps"])
+    updates = settings["epochs"] * settings["iterations"]
+    scheduler = (
+        None
+        if settings["constant_lr"]
+        else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda update: 1.0 - update / updates)
+    )
+    trainer = ConcentrationTrainer(
+        policy,
+        ConcentrationGames(game, settings["num_envs"], settings["env_seed"]),
+        optimizer,
+        ppo_config(settings),
+        rollout_steps=settings["num_steps"],
+        scheduler=scheduler,
+        eval_games=settings["val_size"],
+        eval_seed=settings["env_seed"] + 2,
+        max_flips=settings["max_flips"],
+    )
+    baselines = baseline_stats(game, settings["test_size"], settings["env_seed"] + 1, settings["max_flips"])
+    write_json(run.path / BASELINES_FILE, baselines)
+    state: dict[str, Any] = {"model": policy, "optim": optimizer, "games": trainer}
+    if scheduler is not None:
+        state["lr"] = scheduler
+    result = fit(
+        run,
+        train_step=trainer.train_step,
+        train_loader=range(settings["iterations"]),
+        epochs=settings["epochs"],
+        seed=args.seed,
+        state=state,
+        eval_step=trainer.eval_step,
+        eval_loaders={"val": [0]},
+        best=BestMetric("val", "flips", mode="min"),
+        resume=bool(args.resume),
+        progress=progress,
+    )
+    restore_state(run.load_checkpoint("best"), {"model": policy})
+    test = _test_games(policy, game, settings)
+    run.log_metrics(step=0, split="test", **test)
+    env_steps = result.epochs * settings["iterations"] * settings["num_envs"] * settings["num_steps"]
+    final = {
+        **_final(test, baselines),
+        "best_val_flips": result.best_value,
+        "best_epoch": result.best_epoch,
+        "epochs": result.epochs,
+        "env_steps": env_steps,
+    }
+    return run.finish(
+        final,
+        samples=env_steps,
+        dataset=f"Concentration (synthetic, {game.num_cells} cells)",
+        engine="torch",
+        device=str(device),
+    )
+
+
+def _load(path: str) -> Checkpoint:
+    checkpoint = load_checkpoint(path, model="hebbian")
+    if checkpoint.config.get("task") != TASK:
+        raise CheckpointError(f"checkpoint {path!r} is not a trained hebbian concentration agent")
+    return checkpoint
+
+
+def test(args: argparse.Namespace, run: Run) -> dict:
+    """Greedy test games of ``--checkpoint`` (``--test-size`` games) next to the reference players."""
+    if args.checkpoint is None:
+        raise UserError("test needs --checkpoint PATH (a checkpoint of a hebbian concentration run)")
+    checkpoint = _load(args.checkpoint)
+    settings = resolve_settings(argparse.Namespace(**checkpoint.config))
+    if args.test_size is not None:
+        require_positive({"test_size": args.test_size}, ("test_size",))
+        settings["test_size"] = args.test_size
+    configure_threads(args.threads)
+    device = _select_device(args.device)
+    game = game_config(settings)
+    policy = build_policy(settings, game)
+    restore_state(checkpoint, {"model": policy})
+    test_stats = _test_games(policy.to(device), game, settings)
+    baselines = baseline_stats(game, settings["test_size"], settings["env_seed"] + 1, settings["max_flips"])
+    run.log_metrics(step=0, split="test", **test_stats)
+    return run.finish(
+        _final(test_stats, baselines),
+        samples=settings["test_size"],
+        dataset=f"Concentration (synthetic, {game.num_cells} cells)",
+        engine="torch",
+        device=str(device),
+        checkpoint=str(args.checkpoint),
+    )
+
+
+def plot(run_dir: Path, out: Path, records: list[dict[str, Any]]) -> list[Path]:
+    """``flips.png``: mean flips per game by epoch — greedy validation games and the sampled training
+    games — with the reference players' levels; ``return.png`` likewise for the episode return."""
+    baselines_path = run_dir / BASELINES_FILE
+    baselines = json.loads(baselines_path.read_text(encoding="utf-8")) if baselines_path.is_file() else {}
+    val = [r for r in records if r.get("split") == "val" and r.get("epoch") is not None]
+    if not val:
+        raise UserError(f"run directory {str(run_dir)!r} has no concentration validation records to plot")
+    epochs = [r["epoch"] for r in val]
+    written = []
+    for metric, label in (("flips", "flips per game"), ("episode_return", "return per game")):
+        rollout_key = "rollout_flips" if metric == "flips" else "rollout_return"
+        series = {
+            "validation (greedy)": [r[metric] for r in val],
+            "training games (sampled)": [r.get(rollout_key, math.nan) for r in val],
+        }
+        for name in BASELINES:
+            if f"{name}_{metric}" in baselines:
+                series[name.replace("_", " ")] = [baselines[f"{name}_{metric}"]] * len(val)
+        written.append(
+            plots.line_curves(
+                epochs,
+                series,
+                out / f"{metric}.png",
+                xlabel="epoch",
+                ylabel=label,
+                title=f"concentration: {label}",
+            )
+        )
+    return written

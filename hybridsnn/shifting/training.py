@@ -1,0 +1,233 @@
+"""Training loops of Shifting Learning: per-task settings, the learning-rate schedule, resumable epochs.
+
+Every network (the analytic :class:`~hybridsnn.shifting.reference.ReferenceNetwork` or the time-stepped
+``SteppedNetwork``) exposes ``layers``, ``forward``, ``train_step`` and ``predict``; the loops here use only
+those, so they run on every engine. Progress (finished epochs, batches of the current epoch and the running
+sums of the epoch's monitor) is a small dataclass that goes into the checkpoint metadata for exact resume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from hybridsnn.errors import CheckpointError
+from hybridsnn.shifting.data import Split
+from hybridsnn.shifting.reference import LayerParams, MultiSpikeNetwork
+from hybridsnn.shifting.spike_task import SpikeTrial
+
+LAYER_TENSORS = ("w", "etp", "m_w", "v_w", "m_p", "v_p")
+
+
+class Network(Protocol):
+    """What the loops need from a network of any engine."""
+
+    layers: list[LayerParams]
+
+    def forward(self, z0: Tensor) -> list[Tensor]: ...
+
+    def train_step(self, z0: Tensor, labels: Tensor, lr_w: float, lr_p: float) -> dict[str, float]: ...
+
+    def predict(self, z0: Tensor) -> Tensor: ...
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    """Network sizes, epochs, batch size and learning rates (η_w from ``lr_w`` to ``lr_w_end``; η_p fixed)."""
+
+    sizes: tuple[int, ...]
+    epochs: int
+    batch_size: int
+    lr_w: float
+    lr_w_end: float
+    lr_p: float
+
+    def learning_rate(self, epoch: int) -> float:
+        """η_w of (0-based) ``epoch``: lr_w · (lr_w_end / lr_w)^(epoch / epochs), set once per epoch."""
+        return self.lr_w * (self.lr_w_end / self.lr_w) ** (epoch / self.epochs)
+
+    def with_hidden(self, hidden: int) -> TaskSettings:
+        """The same settings with ``hidden`` neurons in the (single) hidden layer."""
+        return replace(self, sizes=(self.sizes[0], hidden, self.sizes[-1]))
+
+
+#: The original scripts' settings (spec §1.4).
+TASK_SETTINGS = {
+    "xor": TaskSettings((2, 8, 2), 400, 4, 1e-3, 1e-3, 1e-2),
+    "iris": TaskSettings((4, 10, 3), 400, 30, 1e-2, 1e-2, 1e-6),
+    "mnist": TaskSettings((784, 800, 10), 20, 128, 1e-4, 1e-6, 1e-4),
+    "fashion-mnist": TaskSettings((784, 800, 10), 20, 128, 1e-4, 1e-6, 1e-4),
+    "spikes": TaskSettings((500, 3200, 22), 200, 1, 1e-5, 1e-6, 1e-6),
+}
+
+
+@dataclass
+class Progress:
+    """Where training stands: finished epochs, finished batches of the current epoch, the epoch's sums."""
+
+    epoch: int = 0
+    batch: int = 0
+    loss_sum: float = 0.0
+    correct: float = 0.0
+    seen: int = 0
+
+    def add(self, metrics: Mapping[str, float], count: int) -> None:
+        """Account one finished batch of ``count`` samples (its monitor loss and pre-update accuracy)."""
+        self.batch += 1
+        self.loss_sum += metrics["loss"] * count
+        self.correct += metrics["accuracy"] * count
+        self.seen += count
+
+    def close_epoch(self) -> dict[str, float]:
+        """The finished epoch's mean loss and accuracy; moves on to the next epoch."""
+        metrics = {"loss": self.loss_sum / max(self.seen, 1), "accuracy": self.correct / max(self.seen, 1)}
+        self.epoch, self.batch, self.loss_sum, self.correct, self.seen = self.epoch + 1, 0, 0.0, 0.0, 0
+        return metrics
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Progress:
+        return cls(**{key: values[key] for key in ("epoch", "batch", "loss_sum", "correct", "seen")})
+
+
+# -- checkpoints -------------------------------------------------------------------------------------------
+
+
+def layer_tensors(layers: Sequence[LayerParams]) -> dict[str, Tensor]:
+    """Checkpoint tensors ``layer{l}.{w,etp,m_w,v_w,m_p,v_p}``."""
+    return {
+        f"layer{index}.{name}": value
+        for index, layer in enumerate(layers)
+        for name, value in layer.tensors().items()
+    }
+
+
+def layers_from_tensors(
+    tensors: Mapping[str, np.ndarray],
+    steps: Sequence[int],
+    *,
+    dtype: torch.dtype = torch.float32,
+    source: str = "",
+) -> list[LayerParams]:
+    """Rebuild the layers stored by :func:`layer_tensors` (with their Adam step counters)."""
+    layers = []
+    for index, step in enumerate(steps):
+        names = [f"layer{index}.{name}" for name in LAYER_TENSORS]
+        missing = [name for name in names if name not in tensors]
+        if missing:
+            raise CheckpointError(f"checkpoint {source!r} lacks {', '.join(missing)}")
+        values = {
+            name: torch.from_numpy(np.array(tensors[key])).to(dtype)
+            for name, key in zip(LAYER_TENSORS, names, strict=True)
+        }
+        n_in, n_out = values["w"].shape
+        for name in LAYER_TENSORS:
+            expected = (n_in, n_out) if name in ("w", "m_w", "v_w") else (n_out,)
+            if tuple(values[name].shape) != expected:
+                raise CheckpointError(
+                    f"checkpoint {source!r}: layer{index}.{name} has shape {tuple(values[name].shape)}, "
+                    f"expected {expected}"
+                )
+        layers.append(LayerParams(**values, step=int(step)))
+    return layers
+
+
+def layer_sizes(layers: Sequence[LayerParams]) -> list[int]:
+    """(inputs, hidden..., outputs) of a list of layers."""
+    return [layers[0].w.shape[0], *(layer.w.shape[1] for layer in layers)]
+
+
+def reset_layers(layers: Sequence[LayerParams], fresh: Sequence[LayerParams]) -> None:
+    """Copy ``fresh`` parameters into ``layers`` in place (a network object can then train a new run)."""
+    for layer, new in zip(layers, fresh, strict=True):
+        for name in LAYER_TENSORS:
+            getattr(layer, name).copy_(getattr(new, name))
+        layer.step = new.step
+
+
+# -- loops -------------------------------------------------------------------------------------------------
+
+
+def train_epochs(
+    network: Network,
+    split: Split,
+    settings: TaskSettings,
+    progress: Progress,
+    *,
+    on_batch: Callable[[Progress], None] | None = None,
+    on_epoch: Callable[[Progress, dict[str, float]], None] | None = None,
+) -> None:
+    """Train until ``settings.epochs`` epochs are done, continuing from ``progress``.
+
+    The batches are consecutive slices of ``split`` in its stored order, the same every epoch (as in the
+    original scripts). ``on_batch`` runs after every batch, ``on_epoch`` after every epoch with its means.
+    """
+    batches = split.batches(settings.batch_size)
+    while progress.epoch < settings.epochs:
+        lr_w = settings.learning_rate(progress.epoch)
+        for z0, labels in batches[progress.batch :]:
+            progress.add(network.train_step(z0, labels, lr_w, settings.lr_p), len(labels))
+            if on_batch is not None:
+                on_batch(progress)
+        metrics = progress.close_epoch()
+        if on_epoch is not None:
+            on_epoch(progress, metrics)
+
+
+def evaluate(network: Network, split: Split, batch_size: int = 100) -> tuple[float, Tensor]:
+    """Argmin accuracy on ``split`` and the output ẑ (N, C) on the CPU."""
+    outputs = [network.forward(z0)[-1].cpu() for z0, _ in split.batches(batch_size)]
+    z_hat = torch.cat(outputs)
+    accuracy = (
+        float((z_hat.argmin(dim=1) == split.labels.cpu()).double().mean()) if len(split) else float("nan")
+    )
+    return accuracy, z_hat
+
+
+# -- spike task (multi-spike input layer, online) ----------------------------------------------------------
+
+
+def trial_tensors(trial: SpikeTrial, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
+    """A trial's event times (s, float64) and afferent indices as tensors on ``device``."""
+    return torch.from_numpy(trial.times).to(device), torch.from_numpy(trial.afferents).to(device)
+
+
+def train_trials(
+    network: MultiSpikeNetwork,
+    trials: Sequence[SpikeTrial],
+    settings: TaskSettings,
+    progress: Progress,
+    *,
+    device: torch.device | str = "cpu",
+    on_batch: Callable[[Progress], None] | None = None,
+    on_epoch: Callable[[Progress, dict[str, float]], None] | None = None,
+) -> None:
+    """Online training (one update per trial, fixed trial order) until ``settings.epochs`` epochs are done."""
+    while progress.epoch < settings.epochs:
+        lr_w = settings.learning_rate(progress.epoch)
+        for trial in trials[progress.batch :]:
+            times, afferents = trial_tensors(trial, device)
+            progress.add(network.train_step(times, afferents, trial.label, lr_w, settings.lr_p), 1)
+            if on_batch is not None:
+                on_batch(progress)
+        metrics = progress.close_epoch()
+        if on_epoch is not None:
+            on_epoch(progress, metrics)
+
+
+def evaluate_trials(
+    network: MultiSpikeNetwork, trials: Sequence[SpikeTrial], device: torch.device | str = "cpu"
+) -> tuple[float, Tensor]:
+    """Argmin accuracy over ``trials`` and the output ẑ (N, C) on the CPU."""
+    if not trials:
+        return float("nan"), torch.empty((0, network.n_classes), dtype=torch.float64)
+    z_hat = torch.cat([network.forward(*trial_tensors(trial, device))[-1].cpu() for trial in trials])
+    labels = torch.tensor([trial.label for trial in trials])
+    return float((z_hat.argmin(dim=1) == labels).double().mean()), z_hat
