@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from hybridsnn.hebbian.layers import XAVIER_GAIN, ReadingLayer, WritingLayer, encode
+from hybridsnn.hebbian.layers import XAVIER_GAIN, encode
 from hybridsnn.hebbian.networks import AssociationConfig
 from hybridsnn.spiking import spike_counts
 
@@ -33,16 +33,7 @@ class QuestionAnsweringSNN(nn.Module):
         with torch.no_grad():
             self.embedding.weight[0].zero_()
         self.position = nn.Parameter(torch.ones(config.feature_size, config.embedding_size))
-        self.writing = WritingLayer(
-            config.embedding_size,
-            config.memory_size,
-            lif,
-            config.plasticity(),
-            config.tau_trace,
-            fused=config.fused,
-            checkpoint_steps=config.checkpoint_steps,
-        )
-        self.reading = ReadingLayer(config.embedding_size, config.memory_size, lif, config.readout_delay)
+        self.writing, self.reading = config.memory_layers(config.embedding_size, config.embedding_size, lif)
         self.output = nn.Linear(config.memory_size, config.num_classes, bias=False)
 
     def sentence_currents(self, words: Tensor) -> Tensor:

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from hybridsnn.errors import UserError
 from hybridsnn.hebbian.config import MemoryNetworkConfig
-from hybridsnn.hebbian.layers import XAVIER_GAIN, ReadingLayer, ReadState, StoreState, WritingLayer
+from hybridsnn.hebbian.layers import XAVIER_GAIN, ReadState, StoreState
 from hybridsnn.spiking import LIFState, initial_state, lif_sequence, spike_counts
 
 #: Orthogonal init gains of the seed: hidden and value layers √2, the action logits 0.01.
@@ -115,16 +115,9 @@ class HebbianMemoryCore(nn.Module):
         self.lif = config.lif()
         self.embedding = nn.Linear(config.observation_size, config.embedding_size, bias=False)
         nn.init.xavier_uniform_(self.embedding.weight, gain=XAVIER_GAIN)
-        self.writing = WritingLayer(
-            config.embedding_size,
-            config.memory_size,
-            self.lif,
-            config.plasticity(),
-            config.tau_trace,
-            fused=config.fused,
-            checkpoint_steps=config.checkpoint_steps,
+        self.writing, self.reading = config.memory_layers(
+            config.embedding_size, config.embedding_size, self.lif
         )
-        self.reading = ReadingLayer(config.embedding_size, config.memory_size, self.lif, config.readout_delay)
 
     def initial_state(self, batch: int, device: torch.device | str = "cpu") -> MemoryState:
         """Empty memories and resting neurons for ``batch`` games."""

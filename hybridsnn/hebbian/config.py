@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
 from hybridsnn.errors import UserError
-from hybridsnn.hebbian.layers import hebbian_lif_config
+from hybridsnn.hebbian.layers import ReadingLayer, WritingLayer, hebbian_lif_config
 from hybridsnn.hebbian.plasticity import PlasticityConfig
 from hybridsnn.spiking import LIFConfig
 
@@ -48,6 +48,23 @@ class MemoryNetworkConfig:
     def plasticity(self) -> PlasticityConfig:
         """The Hebbian rule of the memory."""
         return PlasticityConfig(self.w_max, self.gamma_pos, self.gamma_neg)
+
+    def memory_layers(
+        self, write_inputs: int, read_inputs: int, lif: LIFConfig
+    ) -> tuple[WritingLayer, ReadingLayer]:
+        """The writing layer over ``write_inputs`` inputs and the reading layer over ``read_inputs`` inputs,
+        with this config's memory size, plasticity, trace time constant (ms), store-loop options and readout
+        delay (steps)."""
+        writing = WritingLayer(
+            write_inputs,
+            self.memory_size,
+            lif,
+            self.plasticity(),
+            self.tau_trace,
+            fused=self.fused,
+            checkpoint_steps=self.checkpoint_steps,
+        )
+        return writing, ReadingLayer(read_inputs, self.memory_size, lif, self.readout_delay)
 
     def require_positive_ints(self, names: Iterable[str]) -> None:
         """One-line error for the first of ``names`` that is not an integer >= 1."""

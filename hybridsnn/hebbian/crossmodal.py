@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from hybridsnn.errors import UserError
 from hybridsnn.hebbian.config import MemoryNetworkConfig
-from hybridsnn.hebbian.layers import ReadingLayer, WritingLayer, encode, xavier_parameter
+from hybridsnn.hebbian.layers import encode, xavier_parameter
 from hybridsnn.hebbian.networks import rate_regularizer
 from hybridsnn.spiking import lif_sequence
 
@@ -163,16 +163,9 @@ class CrossModalSNN(nn.Module):
         self.config = config
         lif = config.lif()
         self.lif = lif
-        self.writing = WritingLayer(
-            config.audio_size + config.image_size,
-            config.memory_size,
-            lif,
-            config.plasticity(),
-            config.tau_trace,
-            fused=config.fused,
-            checkpoint_steps=config.checkpoint_steps,
+        self.writing, self.reading = config.memory_layers(
+            config.audio_size + config.image_size, config.audio_size, lif
         )
-        self.reading = ReadingLayer(config.audio_size, config.memory_size, lif, config.readout_delay)
         self.decoder_hidden = SpikingDense(config.memory_size, config.decoder_size, lif)
         self.decoder_output = SpikingDense(config.decoder_size, IMAGE_PIXELS, lif)
 

@@ -17,7 +17,6 @@ from hybridsnn.errors import UserError, unknown_choice
 from hybridsnn.hebbian.config import MemoryNetworkConfig
 from hybridsnn.hebbian.layers import (
     XAVIER_GAIN,
-    ReadingLayer,
     ReadingLayerReLU,
     WritingLayer,
     WritingLayerReLU,
@@ -75,19 +74,11 @@ class AssociationSNN(nn.Module):
         super().__init__()
         self.config = config
         lif = config.lif()
-        plasticity = config.plasticity()
         self.lif = lif
         self.projection, self.embedding = _input_projection(config)
-        self.writing = WritingLayer(
-            2 * config.embedding_size,
-            config.memory_size,
-            lif,
-            plasticity,
-            config.tau_trace,
-            fused=config.fused,
-            checkpoint_steps=config.checkpoint_steps,
+        self.writing, self.reading = config.memory_layers(
+            2 * config.embedding_size, config.embedding_size, lif
         )
-        self.reading = ReadingLayer(config.embedding_size, config.memory_size, lif, config.readout_delay)
         self.output = nn.Linear(config.memory_size, config.num_classes, bias=False)
 
     def forward(self, features: Tensor, labels: Tensor, query: Tensor) -> tuple[Tensor, dict[str, Tensor]]:

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from hybridsnn.errors import UserError
 from hybridsnn.hebbian.config import MemoryNetworkConfig
-from hybridsnn.hebbian.layers import XAVIER_GAIN, ReadingLayer, WritingLayer, encode, hebbian_lif_config
+from hybridsnn.hebbian.layers import XAVIER_GAIN, encode, hebbian_lif_config
 from hybridsnn.spiking import LIFConfig, spike_counts
 
 #: Threshold of the image IF neurons: currents are features / their training-set maximum (balanced).
@@ -78,16 +78,9 @@ class OmniglotSNN(nn.Module):
         self.image_neurons = config.image_neurons()
         self.embedding = nn.Embedding(config.ways, config.label_size)
         nn.init.xavier_uniform_(self.embedding.weight, gain=XAVIER_GAIN)
-        self.writing = WritingLayer(
-            config.feature_size + config.label_size,
-            config.memory_size,
-            lif,
-            config.plasticity(),
-            config.tau_trace,
-            fused=config.fused,
-            checkpoint_steps=config.checkpoint_steps,
+        self.writing, self.reading = config.memory_layers(
+            config.feature_size + config.label_size, config.feature_size, lif
         )
-        self.reading = ReadingLayer(config.feature_size, config.memory_size, lif, config.readout_delay)
         self.output = nn.Linear(config.memory_size, config.ways, bias=False)
 
     def _image_spikes(self, currents: Tensor) -> Tensor:
