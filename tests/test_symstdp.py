@@ -11,7 +11,8 @@ from conftest import require_dataset
 
 from genn_models import sym_stdp as models
 from hybridsnn import cli
-from hybridsnn.checkpoint import save_checkpoint
+from hybridsnn.checkpoint import load_checkpoint, save_checkpoint
+from hybridsnn.models.sym_stdp import load_weights
 from hybridsnn.sim import create_model, init_postsynaptic, init_weight_update
 from hybridsnn.symstdp.config import make_config
 from hybridsnn.symstdp.network import CLA_PARAMS, POI_PARAMS, exc_params, input_probability
@@ -172,9 +173,13 @@ def test_test_mode_and_original_format_agree(trained_run, data_root):
     project = json.loads((out / "t1" / "results.json").read_text())["metrics"]
     original = json.loads((out / "t2" / "results.json").read_text())["metrics"]
     assert project["sl_accuracy"] > 0.35
-    # Text files keep 6 digits and the same seed drives both runs: SL predictions barely move.
-    assert abs(project["sl_accuracy"] - original["sl_accuracy"]) <= 0.03
     assert original["usl_accuracy"] > 0.3
+    # The mechanism behind "both formats test the same network": the text files hold the final weights
+    # to the 6 significant digits they keep (the accuracies differ by the label pass, not compared here).
+    text, _ = load_weights(str(out / "original"))
+    ckpt = load_checkpoint(final).tensors
+    for name in ("p2e", "e2c", "theta"):
+        np.testing.assert_allclose(text[name], ckpt[name], rtol=1e-5, atol=1e-6)
 
 
 def test_predict_and_plot(trained_run, data_root, tmp_path, capsys):

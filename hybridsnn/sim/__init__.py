@@ -22,6 +22,7 @@ available, else the single-threaded CPU backend, always ``optimize_code=True``).
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,7 @@ def create_model(
     build_dir: str | Path | None = None,
     time_precision: str | None = None,
     fastmath: bool = True,
+    genn_preferences: Mapping[str, Any] | None = None,
 ) -> Any:
     """A new empty model with PyGeNN's API on the chosen engine.
 
@@ -81,6 +83,9 @@ def create_model(
         fastmath: numba engine only: compile with the floating-point contract of GeNN's CPU backend
             (``-O3 -ffast-math``: division by constants becomes multiplication by the reciprocal,
             reassociation; no FMA). ``False`` keeps strict IEEE evaluation in C order.
+        genn_preferences: genn engine only: GeNN backend preferences, e.g. ``{"device_select_method":
+            "MANUAL", "manual_device_id": 1, "block_size_select_method": "MANUAL"}`` for the cuda backend
+            (enum values by name); ``optimize_code`` is on unless given.
     """
     if engine == "auto":
         engine = default_engine()
@@ -98,6 +103,8 @@ def create_model(
     if engine == "numba":
         if backend not in (None, "numba"):
             raise UserError(f"backend {backend!r} is a GeNN backend; the numba engine has none")
+        if genn_preferences:
+            raise UserError("GeNN preferences apply to --engine genn only")
         from hybridsnn.sim.numba_engine import NumbaModel
 
         return NumbaModel(name, precision, dt, seed, batch_size, build_dir, time_precision, fastmath)
@@ -108,7 +115,9 @@ def create_model(
         )
     from hybridsnn.sim.genn_engine import GennModel
 
-    return GennModel(name, precision, dt, seed, backend, batch_size, build_dir, time_precision)
+    return GennModel(
+        name, precision, dt, seed, backend, batch_size, build_dir, time_precision, genn_preferences
+    )
 
 
 __all__ = [

@@ -7,6 +7,7 @@ and raises a :class:`UserError` quoting the error lines.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import sys
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 import pygenn
 from pygenn.genn_model import backend_modules
@@ -23,6 +25,7 @@ from pygenn.genn_model import backend_modules
 from genn_models.base import NeuronModel, PostsynapticModel, SparseConnectivity, WeightUpdateModel
 from hybridsnn.errors import UserError, unknown_choice
 from hybridsnn.sim import spec
+from hybridsnn.sim.fpenv import denormals_flushed, flush_denormals, restore_fp_state
 from hybridsnn.sim.kernel_cache import default_cache_dir
 
 _CONVERTED: dict[int, tuple[Any, Any]] = {}
@@ -110,6 +113,45 @@ def _values(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+class _ExitReporter:
+    """Shows GeNN's error lines when GeNN ends the process while its output is captured.
+
+    GeNN's CUDA code checks every CUDA call and on failure logs the error and calls ``exit()`` (backend
+    ``utils.h``: ``CHECK_CUDA_ERRORS``), so Python never sees an exception. A C ``atexit`` handler, armed
+    only while output is captured, copies the error lines of the log to the real standard error.
+    """
+
+    def __init__(self) -> None:
+        self.log_fd: int | None = None
+        self.stderr_fd: int | None = None
+        self._callback = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(self._report)
+        self._registered = False
+
+    def arm(self, log_fd: int, stderr_fd: int) -> None:
+        self.log_fd, self.stderr_fd = log_fd, stderr_fd
+        if not self._registered:
+            # glibc's atexit() is not an exported symbol; __cxa_atexit with no DSO handle is what it calls
+            getattr(ctypes.CDLL(None), "__cxa_atexit")(self._callback, None, None)
+            self._registered = True
+
+    def disarm(self) -> None:
+        self.log_fd = self.stderr_fd = None
+
+    def _report(self, _arg: Any = None) -> None:
+        if self.log_fd is None or self.stderr_fd is None:
+            return
+        os.lseek(self.log_fd, 0, os.SEEK_SET)
+        text = b""
+        while chunk := os.read(self.log_fd, 1 << 16):
+            text += chunk
+        lines = [line for line in text.decode(errors="replace").splitlines() if "error" in line.lower()]
+        detail = "; ".join(dict.fromkeys(_clean(line) for line in lines)) or "no error line in GeNN's log"
+        os.write(self.stderr_fd, f"hybridsnn: error: GeNN ended the process: {detail}\n".encode())
+
+
+_EXIT_REPORTER = _ExitReporter()
+
+
 @contextmanager
 def _captured_output() -> Iterator[list[str]]:
     """Collect what GeNN's C++ code prints to stdout/stderr (file descriptors 1 and 2)."""
@@ -121,10 +163,14 @@ def _captured_output() -> Iterator[list[str]]:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
         try:
+            _EXIT_REPORTER.arm(os.dup(log.fileno()), saved[1])
             yield lines
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
+            if _EXIT_REPORTER.log_fd is not None:
+                os.close(_EXIT_REPORTER.log_fd)
+            _EXIT_REPORTER.disarm()
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             os.close(saved[0])
@@ -133,12 +179,40 @@ def _captured_output() -> Iterator[list[str]]:
             lines.extend(log.read().decode(errors="replace").splitlines())
 
 
-def _genn_error(lines: list[str], exc: BaseException) -> UserError:
-    errors = [
-        re.sub(r"^.*?\[GeNN::[^\]]*\]\s*", "", line).strip() for line in lines if "error" in line.lower()
-    ]
+def _clean(line: str) -> str:
+    """A GeNN log line without its time stamp and severity prefix."""
+    line = re.sub(r"^\S+ \S+ (ERROR|WARN\w*|INFO)\s*", "", line)
+    return re.sub(r"^.*?\[GeNN::[^\]]*\]\s*", "", line).strip()
+
+
+def _genn_error(lines: list[str], exc: BaseException, what: str = "build") -> UserError:
+    errors = [_clean(line) for line in lines if "error" in line.lower()]
     detail = "; ".join(dict.fromkeys(e for e in errors if e)) or str(exc) or type(exc).__name__
-    return UserError(f"GeNN could not build the model: {detail}")
+    return UserError(f"GeNN could not {what} the model: {detail}")
+
+
+def _preferences(backend: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """GeNN backend preferences from plain values: enum members may be given by name (``"MANUAL"``)."""
+    defaults = backend_modules[backend].Preferences()
+    out: dict[str, Any] = {}
+    for name, value in given.items():
+        if not hasattr(defaults, name):
+            allowed = sorted(n for n in dir(defaults) if not n.startswith("_"))
+            raise unknown_choice(f"GeNN {backend} backend preference", name, allowed)
+        current = getattr(defaults, name)
+        members = getattr(type(current), "__members__", None)
+        if members is not None and isinstance(value, str):
+            if value not in members:
+                raise unknown_choice(f"value of GeNN preference {name!r}", value, list(members))
+            value = members[value]
+        elif isinstance(current, bool):
+            value = value.lower() in ("1", "true", "yes", "on") if isinstance(value, str) else bool(value)
+        elif isinstance(current, int) and members is None:
+            value = int(value)
+        elif isinstance(current, float):
+            value = float(value)
+        out[name] = value
+    return out
 
 
 class _Wrapped:
@@ -298,6 +372,7 @@ class GennModel:
         batch_size: int = 1,
         build_dir: str | Path | None = None,
         time_precision: str | None = None,
+        preferences: Mapping[str, Any] | None = None,
     ) -> None:
         backends = list(backend_modules)
         backend = backend or ("cuda" if "cuda" in backends else "single_threaded_cpu")
@@ -313,9 +388,11 @@ class GennModel:
         self.precision = precision
         self.batch_size = int(batch_size)
         self.build_dir = Path(build_dir) if build_dir is not None else default_cache_dir()
+        self.preferences = _preferences(backend, {"optimize_code": True, **(preferences or {})})
         self._model = pygenn.GeNNModel(
-            precision, name, backend=backend, time_precision=time_precision, optimize_code=True
+            precision, name, backend=backend, time_precision=time_precision, **self.preferences
         )
+        self._stepper: Any = None
         self._model.dt = float(dt)
         self._model.seed = int(seed)
         self._model.batch_size = self.batch_size
@@ -416,17 +493,33 @@ class GennModel:
 
     def load(self, num_recording_timesteps: int | None = None) -> None:
         """Allocate and initialise the model (``num_recording_timesteps`` sizes spike recording)."""
-        self._model.load(num_recording_timesteps=num_recording_timesteps)
+        with _captured_output() as lines, denormals_flushed():
+            try:
+                self._model.load(num_recording_timesteps=num_recording_timesteps)
+                failed = None
+            except Exception as exc:
+                failed = exc
+        if failed is not None:
+            raise _genn_error(lines, failed, "load") from None
+        self._num_recording_timesteps = int(num_recording_timesteps or 0)
+        self._stepper = _stepper(self.build_dir / "genn" / f"{self.name}_CODE" / "librunner.so")
 
     def step_time(self) -> None:
         """Advance one timestep."""
-        self._model.step_time()
+        self.run(1)
 
     def run(self, n_steps: int) -> None:
-        """Advance ``n_steps`` timesteps."""
-        step = self._model.step_time
-        for _ in range(int(n_steps)):
-            step()
+        """Advance ``n_steps`` timesteps in one compiled loop over the runner's ``stepTime``, with
+        flush-to-zero set (see :mod:`hybridsnn.sim.fpenv`); the model clock advances as with ``step_time``.
+        """
+        n_steps = int(n_steps)
+        if n_steps < 0:
+            raise UserError(f"run(n_steps): n_steps must be >= 0, got {n_steps}")
+        if self._stepper is None:
+            raise UserError(f"model {self.name!r} is not loaded (call build() then load())")
+        start = self._model.timestep
+        self._stepper(start, n_steps, self._num_recording_timesteps)
+        self._model.timestep = start + n_steps
 
     @property
     def timestep(self) -> int:
@@ -448,4 +541,25 @@ class GennModel:
 
     def unload(self) -> None:
         """Free the model's memory."""
+        self._stepper = None
         self._model.unload()
+
+
+def _stepper(runner: Path) -> Any:
+    """A compiled ``(first_timestep, n_steps, num_recording_timesteps)`` loop over the generated runner's
+    ``stepTime`` with FTZ/DAZ set: no Python call per step (GeNN's ``step_time`` is one). The project's
+    networks have no delay queues, so ``stepTime`` plus the clock update is all ``Runtime::stepTime`` does.
+    """
+    library = ctypes.CDLL(str(runner))  # the handle GeNN's runtime already opened (same file)
+    step_time = library.stepTime
+    step_time.argtypes = [ctypes.c_ulonglong, ctypes.c_ulonglong]
+    step_time.restype = None
+
+    @numba.njit(nogil=True)
+    def run(first: int, n_steps: int, num_recording_timesteps: int) -> None:
+        old = flush_denormals()
+        for k in range(n_steps):
+            step_time(np.uint64(first + k), np.uint64(num_recording_timesteps))
+        restore_fp_state(old)
+
+    return run

@@ -119,6 +119,7 @@ class KernelWriter:
         self.rng_slots: dict[str, int] = {}
         self.dynamic_slots: dict[tuple[str, str, str], int] = {}
         self.uses_prev_st: set[int] = set()
+        self.scratch: dict[str, str] = {}
         self.dt_literal = ct.py_literal(ct.param_literal(net.dt, self.time), self.time)
 
     # -- small helpers ----------------------------------------------------------------------------------
@@ -218,6 +219,7 @@ class KernelWriter:
             "        spk_cnt = spk_cnt_all[b]",
             *(f"        {a.name} = {a.name}_all[b]" for a in specs if a.per_batch),
             *(f"        N{p} = {Names.nx(p, 'spk')}.shape[0]" for p in range(len(net.neurons))),
+            *(f"        {name} = {init}" for name, init in self.scratch.items()),
             "        for step in range(n_steps):",
             "            ts = ts0 + step",
             f"            t = np.{self.time.name}(ts) * {self.dt_literal}",
@@ -415,6 +417,14 @@ class KernelWriter:
         return lines
 
     def _population(self, p: int, pop: Any, pad: str) -> list[str]:
+        """Neuron update of population ``p`` in two passes over the neurons.
+
+        Pass 1 runs the postsynaptic models, sim code, weight-update dynamics and the threshold test for
+        every neuron and only marks spikes in a flag array: no loop-carried state (the spike list, a shared
+        generator), so LLVM vectorises it. Pass 2 visits the flagged neurons in ascending order and runs
+        spike code, recording and reset code, appending to the spike list exactly as one pass would.
+        Neuron-model random numbers come from one generator per neuron (``n{p}x_rng``) for the same reason.
+        """
         net = self.net
         model = pop.model
         inner = pad + "    "
@@ -437,17 +447,20 @@ class KernelWriter:
             Isyn=Symbol("Isyn", self.scalar),
             st=Symbol(f"{Names.nx(p, 'st')}[i]", self.time),
         )
-        scope.functions.update(self._rng_functions(f"n{p}"))
+        neuron_rng = f"rn{p}"
+        scope.functions.update(random_functions(neuron_rng, self.scalar))
         incoming = [(s, syn) for s, syn in enumerate(net.synapses) if syn.trg == p]
         outgoing = [(s, syn) for s, syn in enumerate(net.synapses) if syn.src == p]
 
         body: list[str] = [f"Isyn = {ct.py_literal(0.0, self.scalar)}"]
         used: set[str] = set()
         assigned: set[str] = set()
+        calls: set[str] = set()
         for field_name, code in model.code().items():
             use = code_use(code, expression=field_name == "threshold_condition_code")
             used |= use.names
             assigned |= use.assigned
+            calls |= use.calls
         # postsynaptic models (with neuron variables as at the start of the step)
         for s, syn in incoming:
             body += self._psm(s, syn, scope, locals_, used, assigned)
@@ -476,35 +489,50 @@ class KernelWriter:
             wu_spike += spk
             wu_stores += stores
         body = body[:1] + wu_loads + body[1:] + wu_dyn
-        if threshold.strip():
-            pre, cond = self._translator(where.format("threshold_condition_code")).expression(
-                threshold, neuron_scope
-            )
-            body += [*pre, f"if {cond}{' and not old_spike' if old_spike else ''}:"]
-            spike = list(wu_spike)
-            if pop.record:
-                spike.append(
-                    "rec_row[i >> 5] = rec_row[i >> 5] | np.uint32(np.uint32(1) << np.uint32(i & 31))"
-                )
-            spike += [f"{Names.nx(p, 'st')}[i] = t", f"{Names.nx(p, 'spk')}[cnt] = i", "cnt += 1"]
-            reset = self._translator(where.format("reset_code"))
-            spike += reset.statements(model.reset_code, neuron_scope)
-            body += ["    " + line for line in spike]
         loads = [f"{local} = {arr}[i]" for name, (local, _, arr) in locals_.items() if name in used]
         stores = [
             f"{arr}[i] = {local}"
             for name, (local, _, arr) in locals_.items()
             if name in used and name in assigned
-        ] + wu_stores
+        ]
+        if any(c.startswith("gennrand") for c in calls):
+            rng = self._arg(Names.nx(p, "rng"), ct.UINT64, True)
+            loads.append(f"{neuron_rng} = {rng}[i]")
+            stores.append(f"{rng}[i] = {neuron_rng}")
         head = [pad + f"# neuron update of {pop.name!r}", pad + "cnt = 0"]
+        tail = [pad + f"spk_cnt[{p}] = cnt"]
         if pop.record:
             rec = Names.nx(p, "rec")
             head += [pad + f"rec_row = {rec}[ts % {rec}.shape[0]]", pad + "rec_row[:] = 0"]
+        if not threshold.strip():
+            one_pass = loads + body + stores + wu_stores
+            return head + [pad + f"for i in range(N{p}):"] + [inner + x for x in one_pass] + tail
+        pre, cond = self._translator(where.format("threshold_condition_code")).expression(
+            threshold, neuron_scope
+        )
+        spiked = f"({cond}){' and not old_spike' if old_spike else ''}"
+        spike = list(wu_spike)
+        if pop.record:
+            spike.append("rec_row[i >> 5] = rec_row[i >> 5] | np.uint32(np.uint32(1) << np.uint32(i & 31))")
+        spike += [f"{Names.nx(p, 'st')}[i] = t", f"{Names.nx(p, 'spk')}[cnt] = i", "cnt += 1"]
+        spike += self._translator(where.format("reset_code")).statements(model.reset_code, neuron_scope)
+        flags = f"flags{p}"
+        self.scratch[flags] = f"np.zeros(N{p}, np.uint8)"
+        first = [*loads, *body, *pre, f"{flags}[i] = np.uint8(1) if {spiked} else np.uint8(0)"]
+        second = [*loads, *wu_loads]
+        if "Isyn" in code_use(model.reset_code).names:  # the reset sees this step's input, as in one pass
+            self.scratch[f"isyn{p}"] = f"np.zeros(N{p}, np.{self.scalar.name})"
+            first.append(f"isyn{p}[i] = Isyn")
+            second.append(f"Isyn = isyn{p}[i]")
+        first += [*stores, *wu_stores]
+        second += [*spike, *stores, *wu_stores]
         return (
             head
             + [pad + f"for i in range(N{p}):"]
-            + [inner + line for line in loads + body + stores]
-            + [pad + f"spk_cnt[{p}] = cnt"]
+            + [inner + x for x in first]
+            + [pad + f"for i in range(N{p}):", inner + f"if {flags}[i] != 0:"]
+            + [inner + "    " + x for x in second]
+            + tail
         )
 
     def _ref_symbols(

@@ -33,6 +33,16 @@ def _splitmix64(x: int) -> int:
     return (x ^ (x >> 31)) or 1
 
 
+def _splitmix64_array(x: np.ndarray) -> np.ndarray:
+    """:func:`_splitmix64` of every element of a uint64 array (wrapping arithmetic, never 0)."""
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return np.where(x == 0, np.uint64(1), x)
+
+
 class DeviceArray:
     """A variable or state array with PyGeNN's accessors: ``view``, ``values``, ``push/pull_*``.
 
@@ -480,6 +490,7 @@ class NumbaModel:
         time_type = ct.precision_type(self.time_precision)
         arrays: dict[str, np.ndarray] = {}
         batch = self.batch_size
+        self._plan_arg_names = {a.name for a in self._plan.args}
         for pop in self.neuron_populations.values():
             self._load_neurons(pop, arrays, scalar, time_type)
         for sg in self.synapse_populations.values():
@@ -571,6 +582,15 @@ class NumbaModel:
         never = -np.finfo(time_type.dtype).max
         arrays[Names.nx(p, "st")] = np.full((batch, n), never, time_type.dtype)
         arrays[Names.nx(p, "pst")] = np.full((batch, n), never, time_type.dtype)
+        if Names.nx(p, "rng") in self._plan_arg_names:
+            # one xorshift64* generator per neuron, seeded from (seed, batch copy, population, neuron)
+            keys = (
+                (np.uint64(self.seed) << np.uint64(32))
+                ^ (np.arange(batch, dtype=np.uint64)[:, None] << np.uint64(56))
+                ^ (np.uint64(p) << np.uint64(48))
+                ^ np.arange(n, dtype=np.uint64)[None, :]
+            )
+            arrays[Names.nx(p, "rng")] = _splitmix64_array(_splitmix64_array(keys))
         if pop.spike_recording_enabled:
             words = (n + 31) // 32
             arrays[Names.nx(p, "rec")] = np.zeros((batch, self._num_recording_timesteps, words), np.uint32)
