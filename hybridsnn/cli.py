@@ -161,6 +161,9 @@ def _run_model_command(command: str, model: str, argv: Sequence[str]) -> int:
         command = "test"
         if args.checkpoint is None:
             raise UserError("--test needs --checkpoint PATH (the checkpoint to evaluate)")
+    validate = getattr(driver, "validate", None)
+    if validate is not None:  # flags a driver can check before any work starts or any file is written
+        validate(args, command)
     run = _open_run(command, model, args)
     results = getattr(driver, command)(args, run)
     _print_metrics(results.get("metrics", results) if isinstance(results, dict) else {})

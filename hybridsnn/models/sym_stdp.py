@@ -21,6 +21,7 @@ from hybridsnn.data import load_dataset, read_image_file
 from hybridsnn.errors import CheckpointError, UserError
 from hybridsnn.results import Run
 from hybridsnn.sim import available_engines, default_engine
+from hybridsnn.sim.options import add_engine_tuning_flags, engine_threads, genn_preferences
 from hybridsnn.symstdp.config import DATASETS, SIZES, SymStdpConfig, make_config
 from hybridsnn.symstdp.experiment import Evaluation, TrainState, evaluate, label_hidden_neurons
 from hybridsnn.symstdp.network import EngineChoice, InferenceNetwork, TrainingNetwork, initial_weights
@@ -67,6 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         default=None,
         help="GeNN backend with --engine genn (default: cuda if available)",
     )
+    add_engine_tuning_flags(parser)
     parser.add_argument(
         "--batch",
         type=int,
@@ -137,6 +139,13 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
 
 
 # -- helpers -------------------------------------------------------------------------------------------
+def validate(args: argparse.Namespace, command: str) -> None:
+    """Engine flags checked before the run folder is created."""
+    if command != "plot":
+        engine_threads(args)
+        genn_preferences(args)
+
+
 def _config(args: argparse.Namespace, n_hidden: int) -> SymStdpConfig:
     return make_config(args.dataset, n_hidden)
 
@@ -160,7 +169,7 @@ def _default_batch(args: argparse.Namespace) -> int:
 def _engine_choice(args: argparse.Namespace) -> EngineChoice:
     """The engine flags; GeNN's generated code goes under ``--output`` (numba keeps its own kernel cache)."""
     build_dir = str(Path(args.output) / "genn_build") if _engine(args) == "genn" else None
-    return EngineChoice(_engine(args), args.backend, build_dir)
+    return EngineChoice(_engine(args), args.backend, build_dir, engine_threads(args), genn_preferences(args))
 
 
 def _images(args: argparse.Namespace, split: str, limit: int | None) -> tuple[np.ndarray, np.ndarray]:

@@ -98,6 +98,9 @@ class SteppedNetwork:
         backend: GeNN backend (``"single_threaded_cpu"`` or ``"cuda"``), engine ``genn`` only.
         seed: engine seed (the models draw no random numbers).
         build_dir: where the engine keeps generated code (default: the engine's cache folder).
+        genn_preferences: GeNN backend preferences, engine ``genn`` only (see
+            :func:`hybridsnn.sim.create_model`).
+        load: False only generates and compiles the code (e.g. GeNN CUDA code without a GPU).
     """
 
     def __init__(
@@ -110,6 +113,8 @@ class SteppedNetwork:
         backend: str | None = None,
         seed: int = 0,
         build_dir: str | Path | None = None,
+        genn_preferences: dict[str, Any] | None = None,
+        load: bool = True,
     ) -> None:
         sizes = _check_layers(layers)
         if not (math.isfinite(float(dt)) and 0.0 < float(dt) <= 1.0):
@@ -129,6 +134,7 @@ class SteppedNetwork:
             backend=backend,
             batch_size=self.batch_size,
             build_dir=build_dir,
+            genn_preferences=genn_preferences,
         )
         self.engine = model.engine
         self._model = model
@@ -167,7 +173,8 @@ class SteppedNetwork:
         for name in ("phase", "D"):
             self._input.set_param_dynamic(name)
         model.build()
-        model.load()
+        if load:
+            model.load()
 
     # -- public API ------------------------------------------------------------------------------------
     def forward(self, z0: Tensor) -> list[Tensor]:

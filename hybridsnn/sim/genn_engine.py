@@ -113,43 +113,49 @@ def _values(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-class _ExitReporter:
-    """Shows GeNN's error lines when GeNN ends the process while its output is captured.
+class _ExitWatcher:
+    """Shows GeNN's error lines if GeNN ends the process while its output is being captured.
 
     GeNN's CUDA code checks every CUDA call and on failure logs the error and calls ``exit()`` (backend
-    ``utils.h``: ``CHECK_CUDA_ERRORS``), so Python never sees an exception. A C ``atexit`` handler, armed
-    only while output is captured, copies the error lines of the log to the real standard error.
+    ``utils.h``: ``CHECK_CUDA_ERRORS``), so Python never sees an exception and the log would vanish with
+    the capture. A forked watcher process waits on a pipe: told "ok" when the capture ends normally, it
+    exits silently; if the pipe closes without it (the process died), it copies the log's error lines to
+    the real standard error. Where ``fork`` is missing it does nothing.
     """
 
-    def __init__(self) -> None:
-        self.log_fd: int | None = None
-        self.stderr_fd: int | None = None
-        self._callback = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(self._report)
-        self._registered = False
-
-    def arm(self, log_fd: int, stderr_fd: int) -> None:
-        self.log_fd, self.stderr_fd = log_fd, stderr_fd
-        if not self._registered:
-            # glibc's atexit() is not an exported symbol; __cxa_atexit with no DSO handle is what it calls
-            getattr(ctypes.CDLL(None), "__cxa_atexit")(self._callback, None, None)
-            self._registered = True
-
-    def disarm(self) -> None:
-        self.log_fd = self.stderr_fd = None
-
-    def _report(self, _arg: Any = None) -> None:
-        if self.log_fd is None or self.stderr_fd is None:
+    def __init__(self, log_fd: int, stderr_fd: int) -> None:
+        self._pipe: int | None = None
+        if not hasattr(os, "fork"):
             return
-        os.lseek(self.log_fd, 0, os.SEEK_SET)
-        text = b""
-        while chunk := os.read(self.log_fd, 1 << 16):
-            text += chunk
-        lines = [line for line in text.decode(errors="replace").splitlines() if "error" in line.lower()]
-        detail = "; ".join(dict.fromkeys(_clean(line) for line in lines)) or "no error line in GeNN's log"
-        os.write(self.stderr_fd, f"hybridsnn: error: GeNN ended the process: {detail}\n".encode())
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the watcher: no Python clean-up of the parent's state, ever
+            try:
+                os.close(write_end)
+                if os.read(read_end, 2) != b"ok":
+                    os.write(stderr_fd, _exit_report(log_fd).encode())
+            finally:
+                os._exit(0)
+        os.close(read_end)
+        self._pipe, self._pid = write_end, pid
+
+    def close(self) -> None:
+        """The capture ended normally: dismiss the watcher."""
+        if self._pipe is not None:
+            os.write(self._pipe, b"ok")
+            os.close(self._pipe)
+            os.waitpid(self._pid, 0)
+            self._pipe = None
 
 
-_EXIT_REPORTER = _ExitReporter()
+def _exit_report(log_fd: int) -> str:
+    os.lseek(log_fd, 0, os.SEEK_SET)
+    text = b""
+    while chunk := os.read(log_fd, 1 << 16):
+        text += chunk
+    lines = [line for line in text.decode(errors="replace").splitlines() if "error" in line.lower()]
+    detail = "; ".join(dict.fromkeys(_clean(line) for line in lines)) or "no error line in GeNN's log"
+    return f"hybridsnn: error: GeNN ended the process: {detail}\n"
 
 
 @contextmanager
@@ -162,15 +168,15 @@ def _captured_output() -> Iterator[list[str]]:
     with tempfile.TemporaryFile(mode="w+b") as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
+        watcher = None
         try:
-            _EXIT_REPORTER.arm(os.dup(log.fileno()), saved[1])
+            watcher = _ExitWatcher(log.fileno(), saved[1])
             yield lines
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
-            if _EXIT_REPORTER.log_fd is not None:
-                os.close(_EXIT_REPORTER.log_fd)
-            _EXIT_REPORTER.disarm()
+            if watcher is not None:
+                watcher.close()
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             os.close(saved[0])

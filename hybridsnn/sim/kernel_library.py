@@ -132,6 +132,87 @@ def _add_synapse(rows, row_len, i, j):
         raise ValueError("addSynapse: more synapses in a row than calc_max_row_len_func allows")
     rows[i, n] = j
     row_len[i] = n + 1
+
+
+@njit(cache=True, nogil=True)
+def _row_slice(ind, k0, k1, lo, hi, n):
+    """(first, end) of the synapses of the target-sorted row ind[k0:k1] onto targets lo <= j < hi."""
+    if lo == 0 and hi == n:
+        return k0, k1
+    a, b = k0, k1
+    while a < b:
+        m = (a + b) >> 1
+        if np.int64(ind[m]) < lo:
+            a = m + 1
+        else:
+            b = m
+    c, d = a, k1
+    while c < d:
+        m = (c + d) >> 1
+        if np.int64(ind[m]) < hi:
+            c = m + 1
+        else:
+            d = m
+    return a, c
+'''
+
+THREAD_SYNC = '''
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+
+@intrinsic
+def _atomic_add(typingctx, array, index, value):
+    """array[index] += value as one atomic operation (int64, sequentially consistent); the old value."""
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, signature.args[0], ary, [args[1]])
+        return builder.atomic_rmw("add", ptr, args[2], "seq_cst")
+    return types.int64(array, index, value), codegen
+
+
+@intrinsic
+def _atomic_load(typingctx, array, index):
+    """array[index] read as one atomic operation (int64, sequentially consistent)."""
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, signature.args[0], ary, [args[1]])
+        return builder.load_atomic(ptr, "seq_cst", 8)
+    return types.int64(array, index), codegen
+
+
+@intrinsic
+def _yield_cpu(typingctx):
+    """sched_yield(): let another thread run on this core while waiting at a barrier."""
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ir.IntType(32), [])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "sched_yield")
+        builder.call(fn, [])
+        return context.get_dummy_value()
+    return types.none(), codegen
+
+
+@njit(cache=True, nogil=True)
+def _barrier(sync, nthr, passed):
+    """Wait until all nthr threads of a run have arrived here passed + 1 times; returns passed + 1.
+
+    sync[0] counts arrivals, sync[8] (another cache line) completed barriers; both start at 0 per run.
+    Waiting spins (a barrier is ~0.1 us when every thread has a core), then yields the core.
+    """
+    if nthr == 1:
+        return passed + 1
+    target = passed + 1
+    if _atomic_add(sync, 0, np.int64(1)) == target * nthr - 1:
+        _atomic_add(sync, 8, np.int64(1))
+    else:
+        spins = 0
+        while _atomic_load(sync, 8) < target:
+            spins += 1
+            if spins > 4000:
+                _yield_cpu()
+    return target
 '''
 
 FLUSH_DENORMALS_X86 = '''

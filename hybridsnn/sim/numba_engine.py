@@ -6,13 +6,13 @@ for portability, as on GeNN's CPU backend) and ``view`` arrays stay valid for th
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import numba
 import numpy as np
 
 from hybridsnn.errors import UserError, unknown_choice
@@ -24,6 +24,40 @@ from hybridsnn.sim.recording import decode_spike_words
 
 PARALLEL_MIN_STEPS = 16
 """Shorter runs of a batch stay on one thread (dispatch would cost more than it saves)."""
+
+SPLIT_MIN_NEURONS = 1024
+"""With batch size 1 and several threads, populations at least this large are split into slices, one
+per thread (each thread also updates the synapses onto its slice), with two barriers per timestep.
+Smaller populations run whole on thread 0: below this size a slice saves less than a barrier costs."""
+
+SLICE_ALIGN = 64
+"""Slices start at multiples of this many neurons (whole words of the spike recording, whole vectors)."""
+
+
+def default_threads() -> int:
+    """Threads the numba engine uses by default: the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def check_threads(threads: int | None) -> int:
+    """``threads`` as a count >= 1 (None: :func:`default_threads`); a one-line error otherwise."""
+    if threads is None:
+        return default_threads()
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or int(threads) < 1:
+        raise UserError(f"threads must be a whole number >= 1, got {threads!r}")
+    return int(threads)
+
+
+def slice_bounds(n: int, threads: int, split: bool) -> list[int]:
+    """First neuron of each thread's slice, then ``n``: equal aligned slices, or all on thread 0."""
+    if not split or threads == 1:
+        return [0] + [n] * threads
+    chunk = -(-n // threads)
+    chunk = -(-chunk // SLICE_ALIGN) * SLICE_ALIGN
+    return [min(t * chunk, n) for t in range(threads)] + [n]
 
 
 def _splitmix64(x: int) -> int:
@@ -339,8 +373,10 @@ class NumbaModel:
         build_dir: str | Path | None = None,
         time_precision: str | None = None,
         fastmath: bool = True,
+        threads: int | None = None,
     ) -> None:
         self.name = name
+        self.threads = check_threads(threads)
         self.precision = precision
         self.time_precision = time_precision or precision
         self.dt = float(dt)
@@ -504,7 +540,14 @@ class NumbaModel:
             [[_splitmix64((self.seed << 32) ^ (b << 16) ^ k) for k in range(slots)] for b in range(batch)],
             dtype=np.uint64,
         )
-        self._spk_cnt = np.zeros((batch, len(self.neuron_populations)), np.int32)
+        self._split = self._split_threads(arrays)
+        pops = list(self.neuron_populations.values())
+        self._bounds = np.array(
+            [slice_bounds(pop.num_neurons, self._split, p in self._splittable) for p, pop in enumerate(pops)],
+            np.int64,
+        ).reshape(len(pops), self._split + 1)
+        self._sync = np.zeros(16, np.int64)
+        self._spk_cnt = np.zeros((batch, len(pops), self._split), np.int32)
         missing = [a.name for a in self._plan.args if a.name not in arrays]
         assert not missing, missing
         self._args = tuple(arrays[a.name] for a in self._plan.args)
@@ -512,16 +555,33 @@ class NumbaModel:
         self._timestep = 0
         self._loaded = True
 
+    def _split_threads(self, arrays: dict[str, np.ndarray]) -> int:
+        """Threads that share one batch copy's populations (1 unless batch size 1, several threads and a
+        population of at least :data:`SPLIT_MIN_NEURONS` that may be split); sets ``_splittable``."""
+        pops = list(self.neuron_populations.values())
+        self._splittable = {
+            p for p, pop in enumerate(pops)
+            if pop.num_neurons >= SPLIT_MIN_NEURONS and p not in self._plan.shared_populations
+        }  # fmt: skip
+        for sg in self.synapse_populations.values():  # a row is sliced by bisection: it must be sorted
+            if sg.matrix_type == "SPARSE":
+                pre, post = sg._pre_inds, sg._post_inds
+                if np.any((np.diff(post) < 0) & (np.diff(pre) == 0)):
+                    self._splittable.discard(self.neuron_populations[sg.trg.name].index)
+        if self.batch_size != 1 or self.threads == 1 or not self._splittable:
+            return 1
+        return self.threads
+
     def _batch_chunks(self) -> list[tuple[np.ndarray, ...]]:
         """Kernel arguments (generators, spike counts, arrays) of contiguous slices of the batch, one per
         thread; shared arrays are passed whole."""
-        threads = max(1, min(self.batch_size, numba.config.NUMBA_NUM_THREADS))
+        threads = max(1, min(self.batch_size, self.threads))
         chunks = []
         for part in np.array_split(np.arange(self.batch_size), threads):
             lo, hi = int(part[0]), int(part[-1]) + 1
             specs = zip(self._args, self._plan.args, strict=True)
             arrays = (a[lo:hi] if spec.per_batch else a for a, spec in specs)
-            chunks.append((self._rng[lo:hi], self._spk_cnt[lo:hi], *arrays))
+            chunks.append((self._rng[lo:hi], self._spk_cnt[lo:hi], 0, 1, self._bounds, self._sync, *arrays))
         return chunks
 
     def _param_value(self, kind: str, index: int, group: str, name: str) -> float:
@@ -682,15 +742,28 @@ class NumbaModel:
         if not n_steps:
             return
         kernel = self._kernel.module.run
-        if len(self._chunks) == 1 or n_steps < PARALLEL_MIN_STEPS:
-            kernel(n_steps, self._timestep, self._dyn, self._rng, self._spk_cnt, *self._args)
+        ts = self._timestep
+        common = (n_steps, ts, self._dyn, self._rng, self._spk_cnt)
+        if self._split > 1:  # one batch copy, its large populations sliced over threads
+            self._sync[:] = 0
+            pool = self._thread_pool(self._split - 1)
+            args = (self._split, self._bounds, self._sync, *self._args)
+            jobs = [pool.submit(kernel, *common, tid, *args) for tid in range(1, self._split)]
+            kernel(*common, 0, *args)
+            for job in jobs:
+                job.result()
+        elif len(self._chunks) == 1 or n_steps < PARALLEL_MIN_STEPS:
+            kernel(*common, 0, 1, self._bounds, self._sync, *self._args)
         else:  # batch slices on several threads (the kernel releases the GIL)
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(len(self._chunks), thread_name_prefix="hybridsnn-sim")
-            ts = self._timestep
-            for job in [self._pool.submit(kernel, n_steps, ts, self._dyn, *chunk) for chunk in self._chunks]:
+            pool = self._thread_pool(len(self._chunks))
+            for job in [pool.submit(kernel, n_steps, ts, self._dyn, *chunk) for chunk in self._chunks]:
                 job.result()
         self._timestep += n_steps
+
+    def _thread_pool(self, workers: int) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max(workers, 1), thread_name_prefix="hybridsnn-sim")
+        return self._pool
 
     def step_time(self) -> None:
         """Advance one timestep."""

@@ -14,7 +14,9 @@ Times in ms, voltages in mV, rates in Hz.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numba
@@ -59,35 +61,50 @@ def input_probability(images: np.ndarray, intensity: np.ndarray | float, dt: flo
 
 
 @numba.njit(cache=True, nogil=True)
-def _normalise_float32(weights: np.ndarray, column_sum: np.float32) -> None:
-    n_rows, n_cols = weights.shape
-    sums = np.zeros(n_cols, np.float32)
+def _normalise_float32(weights: np.ndarray, column_sum: np.float32, first: int, end: int) -> None:
+    n_rows = weights.shape[0]
+    sums = np.zeros(end - first, np.float32)
     for i in range(n_rows):  # row by row, as numpy's sum(axis=0): the same float32 rounding
-        for j in range(n_cols):
-            sums[j] += weights[i, j]
-    for j in range(n_cols):
-        if sums[j] > 0:
-            sums[j] = column_sum / sums[j]
-        else:
-            sums[j] = np.float32(1.0)
+        row = weights[i, first:end]
+        for j in range(end - first):
+            sums[j] += row[j]
+    for j in range(end - first):
+        sums[j] = column_sum / sums[j] if sums[j] > 0 else np.float32(1.0)
     for i in range(n_rows):
-        for j in range(n_cols):
-            weights[i, j] *= sums[j]
+        row = weights[i, first:end]
+        for j in range(end - first):
+            row[j] *= sums[j]
 
 
-def normalise_columns(weights: np.ndarray, column_sum: float) -> None:
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def normalise_columns(weights: np.ndarray, column_sum: float, threads: int = 1) -> None:
     """Scale each column (the incoming weights of one postsynaptic neuron) to sum ``column_sum``, in place.
 
     Float32 C-ordered matrices (every engine's weight views) take a compiled path that streams the matrix
-    twice and allocates nothing (784×6400 weights: ~1 ms instead of numpy's ~4); columns summing to 0
-    stay as they are. Other arrays use numpy with the same arithmetic.
+    twice, allocates nothing and splits the columns over ``threads`` threads (784×6400 weights: ~1 ms
+    instead of numpy's ~4; each column's arithmetic, and so the result, is the same for any thread count);
+    columns summing to 0 stay as they are. Other arrays use numpy with the same arithmetic.
     """
-    if weights.dtype == np.float32 and weights.ndim == 2 and weights.flags.c_contiguous:
-        _normalise_float32(weights, np.float32(column_sum))
+    if not (weights.dtype == np.float32 and weights.ndim == 2 and weights.flags.c_contiguous):
+        sums = weights.sum(axis=0, keepdims=True)
+        np.divide(column_sum, sums, out=sums, where=sums > 0)
+        weights *= sums
         return
-    sums = weights.sum(axis=0, keepdims=True)
-    np.divide(column_sum, sums, out=sums, where=sums > 0)
-    weights *= sums
+    n_cols = weights.shape[1]
+    parts = max(1, min(int(threads), n_cols // 1024))
+    edges = [n_cols * k // parts for k in range(parts + 1)]
+    if parts == 1:
+        _normalise_float32(weights, np.float32(column_sum), 0, n_cols)
+        return
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(thread_name_prefix="hybridsnn-normalise"))
+    jobs = [_POOL[0].submit(_normalise_float32, weights, np.float32(column_sum), a, b)
+            for a, b in pairwise(edges[1:])]  # fmt: skip
+    _normalise_float32(weights, np.float32(column_sum), edges[0], edges[1])
+    for job in jobs:
+        job.result()
 
 
 def _cond(tau: float, reversal: float, post: Any) -> Any:
@@ -98,11 +115,25 @@ def _cond(tau: float, reversal: float, post: Any) -> Any:
 
 @dataclass(frozen=True)
 class EngineChoice:
-    """Which engine runs a network: ``numba`` or ``genn``, the GeNN backend and GeNN's build folder."""
+    """Which engine runs a network: ``numba`` or ``genn``, the GeNN backend, GeNN's build folder, the
+    numba engine's CPU threads (None: all cores) and GeNN backend preferences (see
+    :func:`hybridsnn.sim.create_model`)."""
 
     engine: str = "numba"
     backend: str | None = None
     build_dir: str | None = None
+    threads: int | None = None
+    preferences: tuple[tuple[str, str], ...] = ()
+
+    def model_options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`hybridsnn.sim.create_model` for this choice."""
+        options: dict[str, Any] = {"engine": self.engine, "backend": self.backend}
+        options["build_dir"] = self.build_dir
+        if self.engine == "numba":
+            options["threads"] = self.threads
+        elif self.preferences:
+            options["genn_preferences"] = dict(self.preferences)
+        return options
 
 
 @dataclass
@@ -131,8 +162,8 @@ def _build(
     e2c_synapses: Any,
 ) -> _Network:
     """All four populations, the fixed lateral inhibition and the P2E/E2C projections (spec §2.1-§2.2)."""
-    model = create_model(name, engine=engine.engine, backend=engine.backend, build_dir=engine.build_dir,
-                         precision="float", dt=config.dt, seed=seed, batch_size=batch_size)  # fmt: skip
+    model = create_model(name, precision="float", dt=config.dt, seed=seed, batch_size=batch_size,
+                         **engine.model_options())  # fmt: skip
     n = config.n_hidden
     poi = model.add_neuron_population("PPoi", config.n_input, models.PoissonInput, POI_PARAMS,
                                       {"V": -60.0, "p": 0.0})  # fmt: skip
@@ -178,7 +209,10 @@ class TrainingNetwork:
         engine: EngineChoice,
         seed: int,
         plastic_hidden: bool = True,
+        load: bool = True,
     ) -> None:
+        """``load=False`` only generates and compiles the code (e.g. GeNN CUDA code on a machine without a
+        GPU); such a network cannot run."""
         self.config = config
         net = _build(config, name=f"symstdp_train_{config.n_hidden}", engine=engine, seed=seed, batch_size=1,
                      frozen=0 if plastic_hidden else 1, teach=1, theta=theta,
@@ -188,8 +222,9 @@ class TrainingNetwork:
             net.model, net.poi, net.exc, net.cla, net.p2e, net.e2c)  # fmt: skip
         self.p2e.set_wu_param_dynamic("learn")
         self.model.build()
-        self.model.load()
-        self.p2e.set_dynamic_param_value("learn", 1 if plastic_hidden else 0)
+        if load:
+            self.model.load()
+            self.p2e.set_dynamic_param_value("learn", 1 if plastic_hidden else 0)
 
     # -- weights -------------------------------------------------------------------------------------
     def weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -206,7 +241,7 @@ class TrainingNetwork:
     def _normalise(self, synapses: Any, shape: tuple[int, int], column_sum: float) -> None:
         var = synapses.vars["g"]
         var.pull_from_device()
-        normalise_columns(var.view.reshape(shape), column_sum)
+        normalise_columns(var.view.reshape(shape), column_sum, getattr(self.model, "threads", 1))
         var.push_to_device()
 
     # -- one sample ------------------------------------------------------------------------------------
@@ -247,7 +282,10 @@ class TrainingNetwork:
 class InferenceNetwork:
     """``batch`` frozen copies that classify images in parallel; each copy retries on its own (§2.6)."""
 
-    def __init__(self, config: SymStdpConfig, *, engine: EngineChoice, seed: int, batch: int) -> None:
+    def __init__(
+        self, config: SymStdpConfig, *, engine: EngineChoice, seed: int, batch: int, load: bool = True
+    ) -> None:
+        """``load=False``: generate and compile only, as for :class:`TrainingNetwork`."""
         self.config = config
         self.batch = batch
         net = _build(config, name=f"symstdp_infer_{config.n_hidden}_b{batch}", engine=engine, seed=seed,
@@ -257,7 +295,8 @@ class InferenceNetwork:
         self.model, self.poi, self.exc, self.cla, self.p2e, self.e2c = (
             net.model, net.poi, net.exc, net.cla, net.p2e, net.e2c)  # fmt: skip
         self.model.build()
-        self.model.load()
+        if load:
+            self.model.load()
 
     def load_weights(self, p2e: np.ndarray, e2c: np.ndarray, theta: np.ndarray) -> None:
         """Install trained weights (P2E column-normalised as before every attempt) and θ in every copy."""

@@ -1,0 +1,48 @@
+"""Command-line flags of the simulation engines, shared by the drivers of the GeNN-model systems."""
+
+from __future__ import annotations
+
+import argparse
+
+from hybridsnn.errors import UserError
+
+
+def add_engine_tuning_flags(parser: argparse.ArgumentParser) -> None:
+    """``--threads`` (numba engine) and ``--genn-preference`` (genn engine)."""
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads of the numba engine (default: all cores this process may use; results are "
+        "bit-identical for every count). Large populations (>= 1024 neurons) are split over them",
+    )
+    parser.add_argument(
+        "--genn-preference",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a GeNN backend preference for --engine genn, repeatable, e.g. device_select_method=MANUAL "
+        "manual_device_id=1 block_size_select_method=MANUAL (cuda) or debug_code=true",
+    )
+
+
+def engine_threads(args: argparse.Namespace) -> int | None:
+    """``--threads`` checked: None (the default) or a count >= 1."""
+    threads = getattr(args, "threads", None)
+    if threads is not None and threads < 1:
+        raise UserError(f"--threads {threads}: must be at least 1")
+    return threads
+
+
+def genn_preferences(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
+    """``--genn-preference KEY=VALUE`` flags as (key, value) pairs (values are converted by the engine)."""
+    pairs = []
+    for item in getattr(args, "genn_preference", None) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise UserError(f"--genn-preference {item!r}: expected KEY=VALUE, e.g. debug_code=true")
+        pairs.append((key.strip(), value.strip()))
+    if pairs and getattr(args, "engine", None) != "genn":
+        raise UserError("--genn-preference applies to --engine genn only")
+    return tuple(pairs)

@@ -1,0 +1,137 @@
+"""The numba engine on several threads: bit-identical to one thread, and its thread-count flag."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import genn_models as gm
+from hybridsnn import cli, sim
+from hybridsnn.errors import UserError
+from hybridsnn.sim import fpenv, numba_engine
+from hybridsnn.symstdp.config import make_config
+from hybridsnn.symstdp.network import EngineChoice, TrainingNetwork, initial_weights, normalise_columns
+
+
+@pytest.fixture
+def small_split(monkeypatch):
+    """Split populations from 64 neurons on, so that small networks exercise the sliced kernels."""
+    monkeypatch.setattr(numba_engine, "SPLIT_MIN_NEURONS", 64)
+
+
+def _image(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    image = np.zeros((28, 28))
+    image[6:22, 9:19] = rng.uniform(100.0, 255.0, (16, 10))
+    return image.reshape(-1)
+
+
+def _trained(threads: int, build_dir, presentations: int = 4) -> tuple[TrainingNetwork, list[np.ndarray]]:
+    config = make_config("mnist", 100)
+    p2e, e2c = initial_weights(config, np.random.default_rng(3))
+    theta = np.full(100, config.theta_init, np.float32)
+    net = TrainingNetwork(config, p2e, e2c, theta, seed=5,
+                          engine=EngineChoice("numba", build_dir=str(build_dir), threads=threads))  # fmt: skip
+    counts = [net.attempt(_image(k), k % 10, 2.0 + k) for k in range(presentations)]
+    return net, counts
+
+
+def test_plastic_network_is_bit_identical_on_one_and_two_threads(small_split, tmp_path):
+    one, counts_one = _trained(1, tmp_path)
+    two, counts_two = _trained(2, tmp_path)
+    assert one.model._split == 1
+    assert two.model._split == 2  # the 784 inputs and both hidden layers really are sliced
+    assert two.model._bounds.tolist() == [[0, 448, 784], [0, 64, 100], [0, 64, 100], [0, 10, 10]]
+    assert sum(c.sum() for c in counts_one) > 20  # the network fired, so the comparison means something
+    for a, b in zip(counts_one, counts_two, strict=True):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(one.weights(), two.weights(), strict=True):
+        assert not np.array_equal(a, initial_weights(one.config, np.random.default_rng(3))[0]) or a.ndim == 1
+        np.testing.assert_array_equal(a, b)  # P2E, E2C and θ after STDP, to the bit
+    for pop in ("PInh", "PCla"):
+        for var in one.model.neuron_populations[pop].vars:
+            np.testing.assert_array_equal(
+                one.model.neuron_populations[pop].vars[var].view, two.model.neuron_populations[pop].vars[var].view
+            )
+
+
+def _recorded(threads: int, build_dir) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A Poisson source (one generator per neuron) onto LIF neurons through SPARSE all-but-self synapses:
+    sliced rows found by bisection, spike recording written by two threads."""
+    model = sim.create_model("rec_threads", dt=0.5, seed=2, build_dir=build_dir, threads=threads)
+    src = model.add_neuron_population("src", 150, "PoissonRate", {}, {"rate": 60.0})
+    lif = {"C": 1.0, "TauM": 10.0, "Vrest": -65.0, "Vreset": -65.0, "Vthresh": -55.0, "Ioffset": 0.0,
+           "TauRefrac": 2.0}  # fmt: skip
+    pop = model.add_neuron_population("pop", 150, "LIF", lif, {"V": -65.0, "RefracTime": 0.0})
+    model.add_synapse_population("syn", "SPARSE", src, pop, sim.init_weight_update("StaticPulseConstantWeight",
+                                 {"g": 1.5}), sim.init_postsynaptic("ExpCurr", {"tau": 5.0}),
+                                 sim.init_sparse_connectivity("AllButSelf"))  # fmt: skip
+    pop.spike_recording_enabled = True
+    src.spike_recording_enabled = True
+    model.build()
+    model.load(num_recording_timesteps=400)
+    model.run(400)
+    model.pull_recording_buffers_from_device()
+    assert model._split == threads
+    return [*src.spike_recording_data, *pop.spike_recording_data]
+
+
+def test_sparse_rows_and_recording_are_bit_identical_on_two_threads(small_split, tmp_path):
+    one, two = _recorded(1, tmp_path), _recorded(2, tmp_path)
+    assert len(one[1][0]) > 50  # the target population fired
+    for (t1, i1), (t2, i2) in zip(one, two, strict=True):
+        np.testing.assert_array_equal(t1, t2)
+        np.testing.assert_array_equal(i1, i2)
+
+
+def test_shared_generator_keeps_a_population_on_one_thread(small_split, tmp_path):
+    """A weight-update neuron code drawing from the group's one generator cannot be split."""
+    noisy = gm.WeightUpdateModel("NoisyTrace", vars=[("g", "scalar")], pre_vars=[("x", "scalar")],
+                                 pre_spike_syn_code="addToPost(g);",
+                                 pre_dynamics_code="x += gennrand_uniform() * dt;")  # fmt: skip
+    model = sim.create_model("shared_rng", seed=1, build_dir=tmp_path, threads=2)
+    src = model.add_neuron_population("src", 128, "PoissonRate", {}, {"rate": 10.0})
+    trg = model.add_neuron_population("trg", 128, "PoissonRate", {}, {"rate": 10.0})
+    model.add_synapse_population("s", "DENSE", src, trg, sim.init_weight_update(noisy, {}, {"g": 0.0}, {"x": 0.0}),
+                                 sim.init_postsynaptic("DeltaCurr"))  # fmt: skip
+    model.build()
+    model.load()
+    assert model._bounds.tolist() == [[0, 128, 128], [0, 64, 128]]
+
+
+def test_thread_count_must_be_positive(tmp_path, capsys):
+    with pytest.raises(UserError, match="threads must be a whole number >= 1, got 0"):
+        sim.create_model("bad_threads", threads=0)
+    assert numba_engine.default_threads() >= 1
+    code = cli.main(["train", "sym-stdp", "--quick", "--threads", "0", "--output", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err == ["hybridsnn: error: --threads 0: must be at least 1"]
+    assert not any(tmp_path.iterdir())
+
+
+def test_compiled_normalisation_matches_numpy_and_any_thread_count():
+    rng = np.random.default_rng(0)
+    weights = (rng.integers(0, 300, (784, 2500)) / 1000).astype(np.float32)
+    weights[:, 7] = 0.0
+    expected = weights.copy()
+    sums = expected.sum(axis=0, keepdims=True)
+    np.divide(np.float32(78.0), sums, out=sums, where=sums > 0)
+    expected *= sums
+    for threads in (1, 2):
+        got = weights.copy()
+        normalise_columns(got, 78.0, threads)
+        np.testing.assert_array_equal(got, expected)
+    assert np.all(got[:, 7] == 0.0)
+    np.testing.assert_allclose(got[:, :7].sum(axis=0), 78.0, rtol=1e-5)
+
+
+@pytest.mark.skipif(not fpenv.IS_X86, reason="FTZ/DAZ are x86 MXCSR bits")
+def test_denormals_flushed_only_inside_the_block():
+    tiny = np.float32(1e-38)
+    assert not fpenv.flush_state()
+    with fpenv.denormals_flushed():
+        assert fpenv.flush_state()
+        assert tiny * np.float32(0.01) == 0.0  # a subnormal result is flushed
+    assert not fpenv.flush_state()
+    assert tiny * np.float32(0.01) > 0.0  # IEEE subnormals are back
