@@ -66,10 +66,11 @@ def test_every_network_generates_and_compiles_cuda_code(tmp_path):
     stub.mkdir()
     fake = _fake_device(cuda, stub)
     env = dict(os.environ)
+    link_dirs = [str(stub), str(curand_lib or ""), env.get("LIBRARY_PATH")]
     env.update(
         CUDA_PATH=str(cuda),
         CPATH=os.pathsep.join(filter(None, [str(include), env.get("CPATH")])),
-        LIBRARY_PATH=os.pathsep.join(filter(None, [str(stub), str(curand_lib or ""), env.get("LIBRARY_PATH")])),
+        LIBRARY_PATH=os.pathsep.join(filter(None, link_dirs)),
         LD_LIBRARY_PATH=os.pathsep.join(filter(None, [str(stub), env.get("LD_LIBRARY_PATH")])),
         LD_PRELOAD=str(fake),
         PYTHONPATH=os.pathsep.join(filter(None, [str(HERE.parent), env.get("PYTHONPATH")])),

@@ -65,8 +65,8 @@ def test_backend_preferences_are_converted_and_checked(tmp_path):
     model = sim.create_model("prefs", engine="genn", backend="single_threaded_cpu", build_dir=tmp_path,
                              genn_preferences={"debug_code": "false"})  # fmt: skip
     assert model.preferences == {"optimize_code": True, "debug_code": False}
-    with pytest.raises(UserError, match="unknown GeNN single_threaded_cpu backend preference 'block_size'"):
-        sim.create_model("prefs2", engine="genn", backend="single_threaded_cpu", genn_preferences={"block_size": 1})
+    with pytest.raises(UserError, match="unknown GeNN single_threaded_cpu backend preference 'blocks'"):
+        sim.create_model("p2", engine="genn", backend="single_threaded_cpu", genn_preferences={"blocks": 1})
     with pytest.raises(UserError, match="GeNN preferences apply to --engine genn only"):
         sim.create_model("prefs3", engine="numba", genn_preferences={"debug_code": True})
 

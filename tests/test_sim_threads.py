@@ -30,8 +30,8 @@ def _trained(threads: int, build_dir, presentations: int = 4) -> tuple[TrainingN
     config = make_config("mnist", 100)
     p2e, e2c = initial_weights(config, np.random.default_rng(3))
     theta = np.full(100, config.theta_init, np.float32)
-    net = TrainingNetwork(config, p2e, e2c, theta, seed=5,
-                          engine=EngineChoice("numba", build_dir=str(build_dir), threads=threads))  # fmt: skip
+    engine = EngineChoice("numba", build_dir=str(build_dir), threads=threads)
+    net = TrainingNetwork(config, p2e, e2c, theta, seed=5, engine=engine)
     counts = [net.attempt(_image(k), k % 10, 2.0 + k) for k in range(presentations)]
     return net, counts
 
@@ -49,10 +49,9 @@ def test_plastic_network_is_bit_identical_on_one_and_two_threads(small_split, tm
         assert not np.array_equal(a, initial_weights(one.config, np.random.default_rng(3))[0]) or a.ndim == 1
         np.testing.assert_array_equal(a, b)  # P2E, E2C and θ after STDP, to the bit
     for pop in ("PInh", "PCla"):
-        for var in one.model.neuron_populations[pop].vars:
-            np.testing.assert_array_equal(
-                one.model.neuron_populations[pop].vars[var].view, two.model.neuron_populations[pop].vars[var].view
-            )
+        first, second = one.model.neuron_populations[pop], two.model.neuron_populations[pop]
+        for var in first.vars:
+            np.testing.assert_array_equal(first.vars[var].view, second.vars[var].view)
 
 
 def _recorded(threads: int, build_dir) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -63,8 +62,9 @@ def _recorded(threads: int, build_dir) -> list[tuple[np.ndarray, np.ndarray]]:
     lif = {"C": 1.0, "TauM": 10.0, "Vrest": -65.0, "Vreset": -65.0, "Vthresh": -55.0, "Ioffset": 0.0,
            "TauRefrac": 2.0}  # fmt: skip
     pop = model.add_neuron_population("pop", 150, "LIF", lif, {"V": -65.0, "RefracTime": 0.0})
-    model.add_synapse_population("syn", "SPARSE", src, pop, sim.init_weight_update("StaticPulseConstantWeight",
-                                 {"g": 1.5}), sim.init_postsynaptic("ExpCurr", {"tau": 5.0}),
+    synapses = sim.init_weight_update("StaticPulseConstantWeight", {"g": 1.5})
+    current = sim.init_postsynaptic("ExpCurr", {"tau": 5.0})
+    model.add_synapse_population("syn", "SPARSE", src, pop, synapses, current,
                                  sim.init_sparse_connectivity("AllButSelf"))  # fmt: skip
     pop.spike_recording_enabled = True
     src.spike_recording_enabled = True
@@ -92,8 +92,8 @@ def test_shared_generator_keeps_a_population_on_one_thread(small_split, tmp_path
     model = sim.create_model("shared_rng", seed=1, build_dir=tmp_path, threads=2)
     src = model.add_neuron_population("src", 128, "PoissonRate", {}, {"rate": 10.0})
     trg = model.add_neuron_population("trg", 128, "PoissonRate", {}, {"rate": 10.0})
-    model.add_synapse_population("s", "DENSE", src, trg, sim.init_weight_update(noisy, {}, {"g": 0.0}, {"x": 0.0}),
-                                 sim.init_postsynaptic("DeltaCurr"))  # fmt: skip
+    synapses = sim.init_weight_update(noisy, {}, {"g": 0.0}, {"x": 0.0})
+    model.add_synapse_population("s", "DENSE", src, trg, synapses, sim.init_postsynaptic("DeltaCurr"))
     model.build()
     model.load()
     assert model._bounds.tolist() == [[0, 128, 128], [0, 64, 128]]
