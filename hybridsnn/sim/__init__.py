@@ -87,10 +87,10 @@ def create_model(
         genn_preferences: genn engine only: GeNN backend preferences, e.g. ``{"device_select_method":
             "MANUAL", "manual_device_id": 1, "block_size_select_method": "MANUAL"}`` for the cuda backend
             (enum values by name); ``optimize_code`` is on unless given.
-        threads: numba engine only: CPU threads (default: the cores this process may use). Batches are
-            split over them; with batch size 1, populations of at least
-            :data:`hybridsnn.sim.numba_engine.SPLIT_MIN_NEURONS` neurons are sliced over them. Results
-            are bit-identical for every thread count.
+        threads: numba engine only: CPU threads. Batch copies are split over them (default: the cores
+            this process may use); with batch size 1 and ``threads`` given, populations of at least
+            :data:`hybridsnn.sim.numba_engine.SPLIT_MIN_NEURONS` neurons are sliced over them (default:
+            one thread, which paid better here). Results are bit-identical for every thread count.
     """
     if engine == "auto":
         engine = default_engine()
@@ -112,7 +112,7 @@ def create_model(
             raise UserError("GeNN preferences apply to --engine genn only")
         from hybridsnn.sim.numba_engine import check_threads
 
-        threads = check_threads(threads)
+        check_threads(threads)
         from hybridsnn.sim.numba_engine import NumbaModel
 
         return NumbaModel(name, precision, dt, seed, batch_size, build_dir, time_precision, fastmath, threads)

@@ -14,8 +14,9 @@ def add_engine_tuning_flags(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="CPU threads of the numba engine (default: all cores this process may use; results are "
-        "bit-identical for every count). Large populations (>= 1024 neurons) are split over them",
+        help="CPU threads of the numba engine; results are bit-identical for every count. Default: all "
+        "cores for batched inference, one thread for a training network (slicing its >= 1024-neuron "
+        "populations over 2 threads gained -9..+14%% on the 2-core machines here; docs/engines.md)",
     )
     parser.add_argument(
         "--genn-preference",
