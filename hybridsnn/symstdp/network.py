@@ -30,6 +30,7 @@ from hybridsnn.sim import (
     init_sparse_connectivity,
     init_weight_update,
 )
+from hybridsnn.sim.numba_engine import default_threads
 from hybridsnn.symstdp.config import SymStdpConfig
 
 POI_PARAMS = {"Vspike": 20.0, "Vrest": -60.0}
@@ -241,7 +242,8 @@ class TrainingNetwork:
     def _normalise(self, synapses: Any, shape: tuple[int, int], column_sum: float) -> None:
         var = synapses.vars["g"]
         var.pull_from_device()
-        normalise_columns(var.view.reshape(shape), column_sum, getattr(self.model, "threads", 1))
+        threads = getattr(self.model, "threads", None) or default_threads()  # genn: host work, all cores
+        normalise_columns(var.view.reshape(shape), column_sum, threads)
         var.push_to_device()
 
     # -- one sample ------------------------------------------------------------------------------------
