@@ -135,25 +135,24 @@ def _add_synapse(rows, row_len, i, j):
 
 
 @njit(cache=True, nogil=True)
+def _first_at_least(ind, a, b, value):
+    """The first k in [a, b) with ind[k] >= value (ind sorted there), else b: bisection."""
+    while a < b:
+        m = (a + b) >> 1
+        if np.int64(ind[m]) < value:
+            a = m + 1
+        else:
+            b = m
+    return a
+
+
+@njit(cache=True, nogil=True)
 def _row_slice(ind, k0, k1, lo, hi, n):
     """(first, end) of the synapses of the target-sorted row ind[k0:k1] onto targets lo <= j < hi."""
     if lo == 0 and hi == n:
         return k0, k1
-    a, b = k0, k1
-    while a < b:
-        m = (a + b) >> 1
-        if np.int64(ind[m]) < lo:
-            a = m + 1
-        else:
-            b = m
-    c, d = a, k1
-    while c < d:
-        m = (c + d) >> 1
-        if np.int64(ind[m]) < hi:
-            c = m + 1
-        else:
-            d = m
-    return a, c
+    first = _first_at_least(ind, k0, k1, lo)
+    return first, _first_at_least(ind, first, k1, hi)
 '''
 
 THREAD_SYNC = '''
