@@ -153,8 +153,7 @@ def _exit_report(log_fd: int) -> str:
     text = b""
     while chunk := os.read(log_fd, 1 << 16):
         text += chunk
-    lines = [line for line in text.decode(errors="replace").splitlines() if "error" in line.lower()]
-    detail = "; ".join(dict.fromkeys(_clean(line) for line in lines)) or "no error line in GeNN's log"
+    detail = _error_detail(text.decode(errors="replace").splitlines()) or "no error line in GeNN's log"
     return f"hybridsnn: error: GeNN ended the process: {detail}\n"
 
 
@@ -191,10 +190,26 @@ def _clean(line: str) -> str:
     return re.sub(r"^.*?\[GeNN::[^\]]*\]\s*", "", line).strip()
 
 
+def _error_detail(lines: list[str]) -> str:
+    """GeNN's error lines, cleaned and without repeats, joined by "; " ("" if there are none)."""
+    return "; ".join(dict.fromkeys(c for line in lines if "error" in line.lower() and (c := _clean(line))))
+
+
 def _genn_error(lines: list[str], exc: BaseException, what: str = "build") -> UserError:
-    errors = [_clean(line) for line in lines if "error" in line.lower()]
-    detail = "; ".join(dict.fromkeys(e for e in errors if e)) or str(exc) or type(exc).__name__
+    detail = _error_detail(lines) or str(exc) or type(exc).__name__
     return UserError(f"GeNN could not {what} the model: {detail}")
+
+
+def _flag(name: str, value: Any) -> bool:
+    """A boolean preference from a bool or one of true/false, yes/no, on/off, 1/0."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise UserError(f"GeNN preference {name}={value!r}: expected true or false")
 
 
 def _preferences(backend: str, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -212,11 +227,14 @@ def _preferences(backend: str, given: Mapping[str, Any]) -> dict[str, Any]:
                 raise unknown_choice(f"value of GeNN preference {name!r}", value, list(members))
             value = members[value]
         elif isinstance(current, bool):
-            value = value.lower() in ("1", "true", "yes", "on") if isinstance(value, str) else bool(value)
-        elif isinstance(current, int) and members is None:
-            value = int(value)
-        elif isinstance(current, float):
-            value = float(value)
+            value = _flag(name, value)
+        elif isinstance(current, (int, float)) and members is None:
+            try:
+                value = type(current)(value)
+            except (TypeError, ValueError):
+                raise UserError(
+                    f"GeNN preference {name}={value!r}: expected {type(current).__name__}"
+                ) from None
         out[name] = value
     return out
 
