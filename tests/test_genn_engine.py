@@ -68,7 +68,7 @@ def test_backend_preferences_are_converted_and_checked(tmp_path):
     with pytest.raises(UserError, match="unknown GeNN single_threaded_cpu backend preference 'blocks'"):
         sim.create_model("p2", engine="genn", backend="single_threaded_cpu", genn_preferences={"blocks": 1})
     with pytest.raises(UserError, match="GeNN preference debug_code=2: expected true or false"):
-        sim.create_model("p4", engine="genn", backend="single_threaded_cpu", genn_preferences={"debug_code": 2})
+        sim.create_model("p4", engine="genn", genn_preferences={"debug_code": 2})
     with pytest.raises(UserError, match="GeNN preferences apply to --engine genn only"):
         sim.create_model("prefs3", engine="numba", genn_preferences={"debug_code": True})
 
