@@ -340,12 +340,15 @@ class KernelWriter:
             calls |= code_use(code).calls
         return calls
 
-    def _sparse_arrays(self, s: int) -> None:
-        for what in ("rowptr", "colptr"):
-            self._arg(Names.sx(s, what), ct.INT64, False)
-        for what in ("ind", "colpre"):
-            self._arg(Names.sx(s, what), ct.UINT32, False)
-        self._arg(Names.sx(s, "colsyn"), ct.UINT64, False)
+    def _sparse_arrays(self, s: int, columns: bool) -> None:
+        """The CSR arrays of SPARSE group ``s``, and its column (CSC) arrays when postsynaptic spike code
+        walks columns (the runtime builds only the arrays the kernel takes)."""
+        self._arg(Names.sx(s, "rowptr"), ct.INT64, False)
+        self._arg(Names.sx(s, "ind"), ct.UINT32, False)
+        if columns:
+            self._arg(Names.sx(s, "colptr"), ct.INT64, False)
+            self._arg(Names.sx(s, "colpre"), ct.UINT32, False)
+            self._arg(Names.sx(s, "colsyn"), ct.UINT64, False)
 
     def _shared_group(self, syn: Any) -> bool:
         """True if group ``syn``'s synapse code must run on one thread: it writes presynaptic inputs
@@ -380,7 +383,7 @@ class KernelWriter:
             wu = syn.wu.model
             sparse = syn.matrix_type == "SPARSE"
             if sparse:
-                self._sparse_arrays(s)
+                self._sparse_arrays(s, bool(wu.post_spike_syn_code.strip()))
             self._arg(Names.sx(s, "out"), self.scalar, True)
             shared = self._shared_group(syn)
             gpad = pad + "    " if shared else pad
