@@ -31,7 +31,8 @@ SPLIT_MIN_NEURONS = 1024
 slices, one per thread (each thread also updates the synapses onto its slice), with two barriers per
 timestep. Smaller populations run whole on thread 0: below this size a slice saves less than a barrier
 costs. Without an explicit thread count a batch-1 network runs on one thread: on the 2-core machines
-here slicing the sym-STDP network gained -9..+14 % (docs/engines.md), batches gain 1.3-1.6x."""
+here slicing the sym-STDP network ranged from 9 % slower to 46 % faster (docs/engines.md); batches
+gain 1.2-2x."""
 
 SLICE_ALIGN = 64
 """Slices start at multiples of this many neurons (whole words of the spike recording, whole vectors)."""

@@ -16,7 +16,8 @@ def add_engine_tuning_flags(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="CPU threads of the numba engine; results are bit-identical for every count. Default: all "
         "cores for batched inference, one thread for a training network (slicing its >= 1024-neuron "
-        "populations over 2 threads gained -9..+14%% on the 2-core machines here; docs/engines.md)",
+        "populations over 2 threads ranged from 9%% slower to 46%% faster on the 2-core machines here; "
+        "docs/engines.md)",
     )
     parser.add_argument(
         "--genn-preference",
