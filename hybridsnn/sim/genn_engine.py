@@ -116,9 +116,9 @@ def _values(values: Mapping[str, Any]) -> dict[str, Any]:
 class _ExitWatcher:
     """Shows GeNN's error lines if GeNN ends the process while its output is being captured.
 
-    GeNN's CUDA code checks every CUDA call and on failure logs the error and calls ``exit()`` (backend
-    ``utils.h``: ``CHECK_CUDA_ERRORS``), so Python never sees an exception and the log would vanish with
-    the capture. A forked watcher process waits on a pipe: told "ok" when the capture ends normally, it
+    GeNN's CUDA backend checks every CUDA call and on failure logs the error and calls ``exit()`` (its
+    ``CHECK_CUDA_ERRORS`` macro), so Python never sees an exception and the log would vanish with the
+    capture. A forked watcher process waits on a pipe: told "ok" when the capture ends normally, it
     exits silently; if the pipe closes without it (the process died), it copies the log's error lines to
     the real standard error. Where ``fork`` is missing it does nothing.
     """
