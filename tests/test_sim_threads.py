@@ -170,3 +170,19 @@ def test_sparse_column_updates_equal_dense_ones_on_any_thread_count(small_split,
     assert np.abs(dense - initial).max() > 0.05  # STDP moved the weights
     for threads in (1, 2):
         np.testing.assert_array_equal(_stdp_weights("SPARSE", threads, tmp_path), dense)
+
+
+def test_state_snapshot_continues_bit_identically_on_another_thread_count(small_split, tmp_path):
+    whole, _ = _trained(1, tmp_path, presentations=2)
+    snapshot = whole.model.get_state()
+    for k in range(2, 4):
+        whole.attempt(_image(k), k % 10, 2.0 + k)
+    for threads in (1, 2):
+        resumed, _ = _trained(threads, tmp_path, presentations=0)
+        resumed.model.set_state(snapshot)
+        for k in range(2, 4):
+            resumed.attempt(_image(k), k % 10, 2.0 + k)
+        for a, b in zip(whole.weights(), resumed.weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(UserError, match="engine state does not fit this network"):
+        resumed.model.set_state({k: v for k, v in snapshot.items() if k != "rng"})

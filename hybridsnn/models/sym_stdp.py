@@ -253,6 +253,8 @@ def train(args: argparse.Namespace, run: Run) -> dict:
         seed=args.seed,
         plastic_hidden=args.fixed_hidden is None,
     )
+    if state.engine_state and hasattr(network.model, "set_state"):
+        network.model.set_state(state.engine_state)  # continue the simulation itself, bit for bit
     inference = _inference(args, config)
     first_sample, first_attempt = state.samples_seen, state.attempts
     learn_seconds = 0.0
@@ -275,6 +277,8 @@ def train(args: argparse.Namespace, run: Run) -> dict:
             bar.set_postfix(sl=f"{result.sl_accuracy:.3f}", usl=f"{result.usl_accuracy:.3f}")
         if state.samples_seen % checkpoint_every == 0 or done:
             state.p2e, state.e2c, state.theta = network.weights()
+            if hasattr(network.model, "get_state"):
+                state.engine_state = network.model.get_state()
             _save(run, state, config, f"samples-{state.samples_seen:08d}")
     bar.close()
     _save(run, state, config, "final")

@@ -805,6 +805,58 @@ class NumbaModel:
         """Advance one timestep."""
         self.run(1)
 
+    # -- exact snapshots -----------------------------------------------------------------------------
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Copies of everything the simulation carries from step to step: every per-copy array (variables,
+        inputs, spike times, recording), the random generators, the last step's spikes (as ascending ids,
+        whatever the thread slicing) and the clock. :meth:`set_state` continues bit-identically."""
+        self._check_loaded()
+        state = {f"array.{a.name}": self._arrays[a.name].copy() for a in self._plan.args if a.per_batch}
+        state["rng"] = self._rng.copy()
+        state["timestep"] = np.array([self._timestep], np.int64)
+        for p, pop in enumerate(self.neuron_populations.values()):
+            state[f"spikes.{pop.name}"] = np.stack(
+                [np.pad(ids, (0, pop.num_neurons - ids.size)) for ids in self._last_spikes(p)]
+            )
+            state[f"spike_count.{pop.name}"] = np.array([ids.size for ids in self._last_spikes(p)], np.int64)
+        return state
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore a :meth:`get_state` snapshot of a network built the same way (any thread count)."""
+        self._check_loaded()
+        expected = {f"array.{a.name}" for a in self._plan.args if a.per_batch} | {"rng", "timestep"}
+        for name in self.neuron_populations:
+            expected |= {f"spikes.{name}", f"spike_count.{name}"}
+        if set(state) != expected:
+            missing = sorted(expected - set(state)) or sorted(set(state) - expected)
+            raise UserError(f"engine state does not fit this network (first difference: {missing[0]!r})")
+        for key, value in state.items():
+            if key.startswith("array."):
+                target = self._arrays[key[len("array."):]]
+                if target.shape != value.shape or target.dtype != value.dtype:
+                    raise UserError(f"engine state {key!r}: shape {value.shape} does not fit {target.shape}")
+                target[...] = value
+        self._rng[...] = state["rng"]
+        self._timestep = int(state["timestep"][0])
+        for p, pop in enumerate(self.neuron_populations.values()):
+            spk = self._arrays[Names.nx(p, "spk")]
+            bounds = self._bounds[p]
+            for b in range(self.batch_size):
+                ids = state[f"spikes.{pop.name}"][b, : int(state[f"spike_count.{pop.name}"][b])]
+                for t in range(self._split):  # each thread's slice keeps its own spikes
+                    own = ids[(ids >= bounds[t]) & (ids < bounds[t + 1])]
+                    spk[b, bounds[t] : bounds[t] + own.size] = own
+                    self._spk_cnt[b, p, t] = own.size
+
+    def _last_spikes(self, p: int) -> list[np.ndarray]:
+        """Per batch copy, the ids of population ``p`` that spiked in the last step, ascending."""
+        spk, bounds = self._arrays[Names.nx(p, "spk")], self._bounds[p]
+        counts = self._spk_cnt[:, p, :]
+        return [
+            np.concatenate([spk[b, lo : lo + n] for lo, n in zip(bounds[:-1], counts[b], strict=True)])
+            for b in range(self.batch_size)
+        ]
+
     @property
     def timestep(self) -> int:
         """Number of timesteps simulated so far (settable, like PyGeNN)."""

@@ -32,9 +32,11 @@ class TrainState:
     assignments: np.ndarray  # (n_hidden,) class of each hidden neuron, -1 = none yet
     samples_seen: int = 0
     attempts: int = 0
+    engine_state: dict[str, np.ndarray] = field(default_factory=dict)
+    """The training network's simulation state (numba engine: ``get_state``), for exact resume."""
 
     def tensors(self) -> dict[str, np.ndarray]:
-        """Arrays for a checkpoint."""
+        """Arrays for a checkpoint (engine state under ``engine.<name>``)."""
         return {
             "p2e": self.p2e,
             "e2c": self.e2c,
@@ -42,6 +44,7 @@ class TrainState:
             "assignments": self.assignments,
             "monitor": self.monitor.astype(np.uint16),
             "seen": self.seen.astype(np.uint8),
+            **{f"engine.{k}": v for k, v in self.engine_state.items()},
         }
 
     @classmethod
@@ -56,6 +59,7 @@ class TrainState:
             tensors["assignments"].astype(np.int64),
             samples_seen,
             attempts,
+            {k[len("engine.") :]: v for k, v in tensors.items() if k.startswith("engine.")},
         )
 
 

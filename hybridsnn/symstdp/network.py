@@ -297,12 +297,21 @@ class InferenceNetwork:
         self.model, self.poi, self.exc, self.cla, self.p2e, self.e2c = (
             net.model, net.poi, net.exc, net.cla, net.p2e, net.e2c)  # fmt: skip
         self.model.build()
+        self._initial_state: dict[str, np.ndarray] | None = None
         if load:
             self.model.load()
+            if hasattr(self.model, "get_state"):
+                self._initial_state = self.model.get_state()
 
     def load_weights(self, p2e: np.ndarray, e2c: np.ndarray, theta: np.ndarray) -> None:
-        """Install trained weights (P2E column-normalised as before every attempt) and θ in every copy."""
+        """Install trained weights (P2E column-normalised as before every attempt) and θ in every copy.
+
+        On the numba engine every copy also restarts from its state right after loading (membranes,
+        conductances, generators), so an evaluation depends only on the weights and the seed: a resumed
+        training run evaluates exactly as an uninterrupted one."""
         c = self.config
+        if self._initial_state is not None:
+            self.model.set_state(self._initial_state)
         p2e = np.array(p2e, np.float32, copy=True)
         normalise_columns(p2e, c.p2e_norm)
         self.p2e.vars["g"].view[...] = p2e.ravel()
