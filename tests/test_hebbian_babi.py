@@ -15,7 +15,7 @@ from hybridsnn.hebbian.networks import AssociationConfig
 from hybridsnn.hebbian.training import AssociationSteps, make_optimizer
 from hybridsnn.spiking.distributed import DistributedContext
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # one thread per test, restored after
 
 TEXT = """1 Mary moved to the bathroom.
 2 John went to the hallway.

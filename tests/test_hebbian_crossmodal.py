@@ -26,7 +26,7 @@ from hybridsnn.hebbian.crossmodal import (
 from hybridsnn.hebbian.encoders import DigitEncoder, load_encoders, pretrain_encoder, save_encoders
 from hybridsnn.hebbian.training import make_optimizer
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # one thread per test, restored after
 
 
 def test_dct_matrix_equals_scipy_orthonormal_dct_ii():

@@ -26,7 +26,7 @@ from hybridsnn.hebbian.plasticity import (
 )
 from hybridsnn.spiking import LIFConfig, Rectangular, lif_sequence, lif_step
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # one thread per test, restored after
 A = math.exp(-1 / 20)
 
 

@@ -22,7 +22,7 @@ from hybridsnn.hebbian.networks import AssociationConfig, build_network
 from hybridsnn.hebbian.training import AssociationSteps, make_optimizer
 from hybridsnn.spiking.distributed import DistributedContext
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # one thread per test, restored after
 #: Time-compressed dynamics (hebbian_memory §6.3) at a tiny size: neurons fire, so gradients flow.
 COMPRESSED = dict(steps=25, tau_mem=5.0, tau_trace=5.0, readout_window=8, gamma_pos=1.2, gamma_neg=1.2)
 TINY_FLAGS = [
