@@ -186,3 +186,4 @@ def test_state_snapshot_continues_bit_identically_on_another_thread_count(small_
             np.testing.assert_array_equal(a, b)
     with pytest.raises(UserError, match="engine state does not fit this network"):
         resumed.model.set_state({k: v for k, v in snapshot.items() if k != "rng"})
+

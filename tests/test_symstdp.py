@@ -307,3 +307,13 @@ def test_testing_on_another_dataset_than_trained_is_refused(trained_run, capsys)
     err = _error(["test", "sym-stdp", "--checkpoint", str(final), "--dataset", "fashion-mnist",
                   "--output", str(out)], capsys)  # fmt: skip
     assert "trained on mnist, not --dataset fashion-mnist" in err
+
+
+@pytest.mark.parametrize(
+    "flag", ["--train-samples", "--test-samples", "--batch", "--eval-every", "--checkpoint-every", "--epochs"]
+)
+def test_zero_counts_are_refused_not_taken_for_the_default(flag, tmp_path, capsys):
+    code = cli.main(["train", "sym-stdp", "--quick", flag, "0", "--output", str(tmp_path)])
+    assert code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"hybridsnn: error: {flag} 0: must be at least 1"]
+    assert not any(tmp_path.iterdir())  # nothing written

@@ -139,11 +139,21 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
 
 
 # -- helpers -------------------------------------------------------------------------------------------
+COUNT_FLAGS = ("train_samples", "test_samples", "batch", "eval_every", "checkpoint_every", "epochs",
+               "label_samples")  # fmt: skip
+"""Count flags of the sym-STDP commands: given, they must be at least 1 (0 never means "the default")."""
+
+
 def validate(args: argparse.Namespace, command: str) -> None:
-    """Engine flags checked before the run folder is created."""
-    if command != "plot":
-        engine_threads(args)
-        genn_preferences(args)
+    """Engine and count flags checked before the run folder is created."""
+    if command == "plot":
+        return
+    engine_threads(args)
+    genn_preferences(args)
+    for name in COUNT_FLAGS:
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise UserError(f"--{name.replace('_', '-')} {value}: must be at least 1")
 
 
 def _config(args: argparse.Namespace, n_hidden: int) -> SymStdpConfig:
