@@ -186,16 +186,12 @@ def _images(args: argparse.Namespace, split: str, limit: int | None) -> tuple[np
     options = {"normalize_mean": 30.0} if args.dataset == "fashion-mnist" else {}
     data = load_dataset(args.dataset, split, root=args.data_root, **options)
     if limit is not None:
-        if limit < 1:
-            raise UserError(f"sample count {limit} must be at least 1")
         data = data.subset(min(limit, len(data)))
     return data.x, data.y
 
 
 def _inference(args: argparse.Namespace, config: SymStdpConfig) -> InferenceNetwork:
     batch = args.batch or _default_batch(args)
-    if batch < 1:
-        raise UserError(f"--batch {batch} must be at least 1")
     return InferenceNetwork(
         config,
         engine=_engine_choice(args),
@@ -249,8 +245,6 @@ def train(args: argparse.Namespace, run: Run) -> dict:
     test_x, test_y = _images(args, "test", args.test_samples or quick.get("test_samples"))
     eval_every = args.eval_every or quick.get("eval_every", 10000)
     checkpoint_every = args.checkpoint_every or quick.get("checkpoint_every", 10000)
-    if eval_every < 1 or checkpoint_every < 1 or args.epochs < 1:
-        raise UserError("--epochs, --eval-every and --checkpoint-every must be at least 1")
     total = args.epochs * len(train_x)
 
     state = _initial_state(args, run, config, len(train_x))

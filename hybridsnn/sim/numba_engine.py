@@ -582,7 +582,7 @@ class NumbaModel:
             [[_splitmix64((self.seed << 32) ^ (b << 16) ^ k) for k in range(slots)] for b in range(batch)],
             dtype=np.uint64,
         )
-        self._split = self._split_threads(arrays)
+        self._split = self._split_threads()
         pops = list(self.neuron_populations.values())
         self._bounds = np.array(
             [slice_bounds(pop.num_neurons, self._split, p in self._splittable) for p, pop in enumerate(pops)],
@@ -597,7 +597,7 @@ class NumbaModel:
         self._timestep = 0
         self._loaded = True
 
-    def _split_threads(self, arrays: dict[str, np.ndarray]) -> int:
+    def _split_threads(self) -> int:
         """Threads that share one batch copy's populations (1 unless batch size 1, several threads and a
         population of at least :data:`SPLIT_MIN_NEURONS` that may be split); sets ``_splittable``."""
         pops = list(self.neuron_populations.values())
@@ -815,10 +815,10 @@ class NumbaModel:
         state["rng"] = self._rng.copy()
         state["timestep"] = np.array([self._timestep], np.int64)
         for p, pop in enumerate(self.neuron_populations.values()):
-            state[f"spikes.{pop.name}"] = np.stack(
-                [np.pad(ids, (0, pop.num_neurons - ids.size)) for ids in self._last_spikes(p)]
-            )
-            state[f"spike_count.{pop.name}"] = np.array([ids.size for ids in self._last_spikes(p)], np.int64)
+            spikes = self._last_spikes(p)
+            padded = [np.pad(ids, (0, pop.num_neurons - ids.size)) for ids in spikes]
+            state[f"spikes.{pop.name}"] = np.stack(padded)
+            state[f"spike_count.{pop.name}"] = np.array([ids.size for ids in spikes], np.int64)
         return state
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:

@@ -84,9 +84,9 @@ def normalise_columns(weights: np.ndarray, column_sum: float, threads: int = 1) 
     """Scale each column (the incoming weights of one postsynaptic neuron) to sum ``column_sum``, in place.
 
     Float32 C-ordered matrices (every engine's weight views) take a compiled path that streams the matrix
-    twice, allocates nothing and splits the columns over ``threads`` threads (784×6400 weights: ~1 ms
-    instead of numpy's ~4; each column's arithmetic, and so the result, is the same for any thread count);
-    columns summing to 0 stay as they are. Other arrays use numpy with the same arithmetic.
+    twice, without matrix-sized temporaries, and splits the columns over ``threads`` threads (784×6400
+    weights: ~1 ms instead of numpy's ~4; each column's arithmetic, and so the result, is the same for any
+    thread count); columns summing to 0 stay as they are. Other arrays use numpy with the same arithmetic.
     """
     if not (weights.dtype == np.float32 and weights.ndim == 2 and weights.flags.c_contiguous):
         sums = weights.sum(axis=0, keepdims=True)
