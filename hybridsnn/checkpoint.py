@@ -1,7 +1,8 @@
 """Checkpoints: safetensors files whose metadata names the model, its config and the format version.
 
-Loading never executes code. A checkpoint written for another model, by another format version, or with
-tensors whose names or shapes differ from what the loader expects is refused with one clear line.
+Loading never executes code. A checkpoint written for another model, by another format version, with
+metadata of the wrong JSON type, with NaN or infinite values, or with tensors whose names or shapes differ
+from what the loader expects is refused with one clear line.
 
 Nested state (torch ``state_dict`` of a model or optimiser) is stored flat: tensor names are ``/``-joined
 paths (``model/fc.weight``, ``optim/state/0/exp_avg``) and the non-tensor leaves (step counts, learning
@@ -22,6 +23,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from hybridsnn.atomic import json_default, write_with
+from hybridsnn.checks.arrays import non_finite_count
 from hybridsnn.errors import CheckpointError
 
 FORMAT_NAME = "hybridsnn-checkpoint"
@@ -81,6 +83,8 @@ def load_checkpoint(
 ) -> Checkpoint:
     """Read a checkpoint, refusing a missing/malformed file, another model, or unexpected shapes."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {str(path)!r} is a folder; expected a .safetensors file")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
     try:
@@ -113,6 +117,17 @@ def load_checkpoint(
         extra = json.loads(metadata.get("extra", "{}"))
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"checkpoint {str(path)!r} has corrupt metadata ({exc})") from None
+    for key, value in (("config", config), ("extra", extra)):
+        if not isinstance(value, dict):
+            found = type(value).__name__
+            raise CheckpointError(f"checkpoint {str(path)!r}: metadata {key!r} is a {found}, not an object")
+    for name, array in tensors.items():
+        bad = non_finite_count(array)
+        if bad:
+            raise CheckpointError(
+                f"checkpoint {str(path)!r}: tensor {name!r} holds {bad} NaN or infinite value(s); "
+                "a usable checkpoint holds finite numbers only"
+            )
     if expected_shapes is not None:
         check_shapes(tensors, expected_shapes, source=str(path))
     return Checkpoint(tensors=tensors, model=stored_model, config=config, extra=extra, path=path)

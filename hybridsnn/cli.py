@@ -1,33 +1,55 @@
 """The ``hybridsnn`` command line: train, test, predict, plot, report, data, list.
 
 Every train/test/predict run writes one run directory under ``--output`` (see :mod:`hybridsnn.results`).
-Bad input ends with one line ``hybridsnn: error: ...`` and exit status 2.
+Bad input ends with one line ``hybridsnn: error: ...`` and exit status 2, and leaves nothing behind: the run
+directory is created only after the flags have been checked, and removed again when the command is refused
+before it has done any work (a missing dataset, a checkpoint of another model). A run records its status
+(``running``, ``completed``, ``failed``, ``interrupted``) in ``status.json``.
+
+``--resume RUN_DIR`` continues a training run with the configuration stored in its ``config.json``: flags
+left out take the stored values, flags given must equal them (the first difference is named), except the
+ones in :data:`RESUME_MAY_CHANGE`, which only say where and how to run. A completed run is left as it is.
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
+import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hybridsnn.atomic import json_default
+from hybridsnn.checks import values
+from hybridsnn.checks.paths import check_writable_dir, run_name
 from hybridsnn.errors import UserError
 from hybridsnn.registry import MODELS, get_model, load_driver
 
 RUN_COMMANDS = ("train", "test", "predict")
 MODEL_COMMANDS = (*RUN_COMMANDS, "plot")
+#: Flags that may differ from the stored configuration on ``--resume``: where the data, the output and the
+#: progress bars are, and how many CPU threads run (results do not depend on it).
+COMMAND_HELP = {
+    "train": "train a model (add --test to evaluate a checkpoint instead)",
+    "test": "evaluate a checkpoint on a test set with learning frozen",
+    "predict": "classify given inputs with a checkpoint",
+    "plot": "draw the figures of a run directory",
+}
+RESUME_MAY_CHANGE = frozenset({"resume", "output", "run_name", "data_root", "no_progress", "threads"})
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with a one-line error and exit status 2."""
+    """argparse with one line ``hybridsnn: error: [<command> <model>:] message`` and exit status 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        context = self.prog.removeprefix("hybridsnn").strip()
+        self.exit(2, f"hybridsnn: error: {context + ': ' if context else ''}{message}\n")
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, command: str) -> None:
@@ -41,10 +63,14 @@ def add_run_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument(
         "--run-name",
         default=None,
+        type=run_name,
         metavar="NAME",
-        help="name of the run directory (default: <model>-<task>-<command>-<time>-<id>)",
+        help="name of the run directory, one folder inside --output (default: "
+        "<model>-<task>-<command>-<time>-<id>)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed of the run (default: %(default)s)")
+    parser.add_argument(
+        "--seed", type=values.seed, default=0, help="random seed of the run, 0..2**32-1 (default: 0)"
+    )
     parser.add_argument(
         "--data-root", default=None, metavar="DIR", help="dataset root (default: $HYBRIDSNN_DATA, else data/)"
     )
@@ -70,7 +96,9 @@ def add_run_arguments(parser: argparse.ArgumentParser, command: str) -> None:
             "--resume",
             default=None,
             metavar="RUN_DIR",
-            help="continue an interrupted training run from its last checkpoint",
+            help="continue an interrupted training run from its last checkpoint, with its stored "
+            "configuration (flags given must match it; --output, --data-root, --threads, --no-progress may "
+            "change); a completed run is left unchanged",
         )
 
 
@@ -103,13 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in MODEL_COMMANDS:
-        help_text = {
-            "train": "train a model (add --test to evaluate a checkpoint instead)",
-            "test": "evaluate a checkpoint on a test set with learning frozen",
-            "predict": "classify given inputs with a checkpoint",
-            "plot": "draw the figures of a run directory",
-        }[command]
-        p = sub.add_parser(command, help=help_text, add_help=False)
+        p = sub.add_parser(command, help=COMMAND_HELP[command], add_help=False)
         p.add_argument(
             "model", metavar="MODEL", help="one of: " + ", ".join(sorted(MODELS)) if MODELS else "model"
         )
@@ -140,8 +162,11 @@ def _cmd_list() -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from hybridsnn.atomic import write_text
+    from hybridsnn.checks.paths import check_writable_file
     from hybridsnn.results import find_runs, format_csv, format_markdown, report_rows
 
+    if args.csv:
+        check_writable_file(args.csv, f"--csv {args.csv!r}")
     columns, rows = report_rows(find_runs(args.paths))
     text = format_csv(columns, rows) if args.format == "csv" else format_markdown(columns, rows)
     print(text, end="")
@@ -151,24 +176,117 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _run_model_command(command: str, model: str, argv: Sequence[str]) -> int:
-    args = build_model_parser("hybridsnn", command, model).parse_args(list(argv))
+    parser = build_model_parser("hybridsnn", command, model)
+    args = parser.parse_args(list(argv))
     driver = load_driver(model)
     if command == "plot":
+        _check_plot_target(args, model)
         for path in driver.plot(args):
             print(path)
         return 0
     if command == "train" and args.test:
+        if args.resume:
+            raise UserError("--test evaluates --checkpoint and writes a new run; it cannot be combined with "
+                            "--resume (a test never writes into a training run)")  # fmt: skip
         command = "test"
         if args.checkpoint is None:
             raise UserError("--test needs --checkpoint PATH (the checkpoint to evaluate)")
+    if command in ("test", "predict") and args.checkpoint is None:
+        raise UserError(f"{command} {model} needs --checkpoint PATH (the checkpoint to evaluate)")
+    if getattr(args, "resume", None):
+        stored = _resumable_config(args.resume, model)
+        if stored is None:
+            print(f"hybridsnn: run {args.resume!r} is already completed; nothing to resume", file=sys.stderr)
+            return 0
+        _take_stored_config(args, stored, explicit_flags(parser, argv), parser)
     validate = getattr(driver, "validate", None)
     if validate is not None:  # flags a driver can check before any work starts or any file is written
         validate(args, command)
     run = _open_run(command, model, args)
-    results = getattr(driver, command)(args, run)
+    try:
+        results = getattr(driver, command)(args, run)
+    except UserError as exc:
+        if run.created and not run.checkpoints():
+            run.discard()  # refused before it produced anything: leave no run folder behind
+        else:  # a resumed run, or one with checkpoints worth keeping: say why it stopped
+            run.set_status("failed", error=str(exc))
+        raise
+    except KeyboardInterrupt:
+        run.set_status("interrupted")
+        raise
+    except BaseException as exc:
+        run.set_status("failed", error=f"{type(exc).__name__}: {exc}")
+        raise
     _print_metrics(results.get("metrics", results) if isinstance(results, dict) else {})
     print(f"run directory: {run.path}")
     return 0
+
+
+def explicit_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
+    """The destinations of the flags given in ``argv`` (not filled in from defaults)."""
+    unset = object()
+    probe = argparse.Namespace()
+    for action in parser._actions:
+        if action.dest != argparse.SUPPRESS:
+            # append/count actions build on the current value, so they start from None instead
+            appends = isinstance(action, (argparse._AppendAction, argparse._CountAction))
+            setattr(probe, action.dest, None if appends else unset)
+    parser.parse_args(list(argv), namespace=probe)
+    return {dest for dest, value in vars(probe).items() if value is not unset and value is not None}
+
+
+def _resumable_config(path: str, model: str) -> dict[str, Any] | None:
+    """The stored configuration of a training run of ``model`` that can resume (None: it completed)."""
+    from hybridsnn.results import read_config, run_status
+
+    check_writable_dir(path, f"--resume {path!r}")
+    config = read_config(path)
+    stored_model = config.get("model")
+    if stored_model != model:
+        hint = f"; resume it with: hybridsnn train {stored_model} --resume ..." if stored_model in MODELS \
+            else ""
+        raise UserError(f"--resume {path!r} is a run of model {stored_model!r}, not {model!r}{hint}")
+    if config.get("command") != "train":
+        raise UserError(f"--resume {path!r} is a {config.get('command')!r} run; only training runs resume")
+    status = run_status(path)
+    if status == "running":
+        raise UserError(f"--resume {path!r} is still running (status.json names a live process)")
+    return None if status == "completed" else config
+
+
+def _as_stored(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=json_default))
+
+
+def _take_stored_config(
+    args: argparse.Namespace, stored: dict[str, Any], given: set[str], parser: argparse.ArgumentParser
+) -> None:
+    """Fill ``args`` from the stored configuration; a given flag must equal its stored value."""
+    flags = {a.dest: a.option_strings[0] for a in parser._actions if a.option_strings}
+    for dest in (a.dest for a in parser._actions):
+        if dest not in given or dest in RESUME_MAY_CHANGE or dest not in stored:
+            continue
+        value = _as_stored(getattr(args, dest))
+        if value != stored[dest]:
+            raise UserError(
+                f"{flags.get(dest, dest)} {value!r} differs from the run's stored {stored[dest]!r}; a "
+                "resumed run keeps its configuration (leave the flag out, or start a new run)"
+            )
+    for dest, value in stored.items():
+        if hasattr(args, dest) and not (dest in given and dest in RESUME_MAY_CHANGE):
+            setattr(args, dest, value)
+
+
+def _check_plot_target(args: argparse.Namespace, model: str) -> None:
+    """The run(s) to plot are runs of ``model``, and the figures' folder is writable."""
+    from hybridsnn.results import read_config
+
+    for run_dir in [args.run_dir, *(getattr(args, "compare", None) or [])]:
+        stored = read_config(run_dir).get("model")
+        if stored != model:
+            raise UserError(f"{run_dir!r} is a run of model {stored!r}; plot it with hybridsnn plot {stored}")
+    check_writable_dir(args.output or Path(args.run_dir) / "plots", f"plot --output {str(args.output)!r}"
+                       if args.output else f"the plots folder of {args.run_dir!r}")  # fmt: skip
 
 
 def _open_run(command: str, model: str, args: argparse.Namespace) -> Any:
@@ -210,19 +328,23 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
             print(f"{key} = {value}")
 
 
+def _interrupt_on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # a terminated run records "interrupted", like Ctrl-C
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hybridsnn`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    if threading_main():
+        signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     try:
         if len(argv) >= 2 and argv[0] in MODEL_COMMANDS and not argv[1].startswith("-"):
             return _run_model_command(argv[0], argv[1], argv[2:])
         if argv and argv[0] in MODEL_COMMANDS:
-            sub_help = "-h" in argv or "--help" in argv
-            if not sub_help:
-                parser.error(
-                    f"{argv[0]} needs a MODEL; one of: {', '.join(sorted(MODELS)) or '(none registered)'}"
-                )
+            if "-h" in argv or "--help" in argv:
+                return _command_help(argv[0])
+            parser.error(f"{argv[0]} needs a MODEL; one of: {', '.join(sorted(MODELS)) or '(none)'}")
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help()
@@ -243,6 +365,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hybridsnn: interrupted; resume training with --resume RUN_DIR", file=sys.stderr)
         return 130
+
+
+def threading_main() -> bool:
+    """Whether this is the main thread of the main interpreter (where signal handlers can be set)."""
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _command_help(command: str) -> int:
+    """``hybridsnn <command> --help``: what the command does and the models it takes."""
+    print(f"usage: hybridsnn {command} MODEL [flags]\n")
+    print(f"{command}: {COMMAND_HELP[command]}\n")
+    print("models:")
+    for info in sorted(MODELS.values(), key=lambda i: i.name):
+        print(f"  {info.name:12s} {info.summary}")
+    print(f"\n'hybridsnn {command} MODEL --help' lists the flags of one model.")
+    return 0
 
 
 if __name__ == "__main__":

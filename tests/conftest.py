@@ -43,3 +43,29 @@ def torch_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def interrupt_at_checkpoint(monkeypatch):
+    """``interrupt_at_checkpoint(n)``: the n-th checkpoint a run saves is written, then Ctrl-C arrives.
+
+    The command line records the run as ``interrupted`` and exits 130; ``--resume`` continues it. (The
+    subprocess tests in tests/test_resume_kill.py kill real processes with SIGKILL instead.)
+    """
+    from hybridsnn.results import Run
+
+    def arm(n: int) -> None:
+        original = Run.save_checkpoint
+        calls = [0]
+
+        def save_then_interrupt(self, *args, **kwargs):
+            path = original(self, *args, **kwargs)
+            calls[0] += 1
+            if calls[0] == n:
+                monkeypatch.setattr(Run, "save_checkpoint", original)
+                raise KeyboardInterrupt
+            return path
+
+        monkeypatch.setattr(Run, "save_checkpoint", save_then_interrupt)
+
+    return arm

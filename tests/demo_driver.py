@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,17 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
 
 
 def train(args: argparse.Namespace, run: Run) -> dict:
+    """``DEMO_STOP_AT=E``: Ctrl-C after epoch E's checkpoint; ``DEMO_CRASH_AT=E``: a bug there."""
     start = 0
-    if run.checkpoints():
-        start = run.load_checkpoint("last").extra["epoch"] + 1
     w = np.full(2, float(args.seed), np.float32)
+    if run.checkpoints():
+        last = run.load_checkpoint("last")
+        start, w = last.extra["epoch"] + 1, last.tensors["w"]
     for epoch in range(start, args.epochs):
+        if str(epoch) == os.environ.get("DEMO_STOP_AT"):
+            raise KeyboardInterrupt
+        if str(epoch) == os.environ.get("DEMO_CRASH_AT"):
+            raise RuntimeError("demo bug")
         w += 1.0
         run.log_metrics(step=epoch, epoch=epoch, split="train", loss=1.0 / (epoch + 1))
         run.save_checkpoint("last", {"w": w}, extra={"epoch": epoch})

@@ -40,13 +40,11 @@ def test_train_writes_run_directory_and_test_mode_evaluates(demo_model, tmp_path
     assert result["command"] == "test" and result["metrics"]["weight_sum"] == pytest.approx(2 * (2 + 3))
 
 
-def test_resume_continues_interrupted_run(demo_model, tmp_path):
+def test_resume_continues_interrupted_run(demo_model, tmp_path, monkeypatch):
     out = tmp_path / "out"
-    assert cli.main(["train", "demo", "--output", str(out), "--epochs", "1", "--run-name", "r"]) == 0
-    config_path = out / "r" / "config.json"
-    config = json.loads(config_path.read_text())
-    config["epochs"] = 3
-    config_path.write_text(json.dumps(config))
+    monkeypatch.setenv("DEMO_STOP_AT", "1")
+    assert cli.main(["train", "demo", "--output", str(out), "--epochs", "3", "--run-name", "r"]) == 130
+    monkeypatch.delenv("DEMO_STOP_AT")
     assert cli.main(["train", "demo", "--resume", str(out / "r"), "--epochs", "3"]) == 0
     lines = (out / "r" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == [0, 1, 2]

@@ -125,11 +125,15 @@ def test_train_test_predict_plot_round_trip(mnist, tmp_path, capsys):
     assert figures == {"accuracy.png", "local_accuracies.png", "confusion.png"}
 
 
-def test_resume_continues_exactly_and_checkpoint_starts_training(mnist, tmp_path):
+def test_resume_continues_exactly_and_checkpoint_starts_training(mnist, tmp_path, interrupt_at_checkpoint):
     whole = train(tmp_path / "a", mnist, "whole", "--learning-rule", "FELL", "--epochs", "2")
-    part = train(tmp_path / "b", mnist, "part", "--learning-rule", "FELL", "--epochs", "1")
-    assert cli.main(["train", "dsl", "--resume", str(part), "--dataset", "MNIST", "--model", "MNISTDNN",
-                     "--data-root", str(mnist), *SMALL, "--learning-rule", "FELL", "--epochs", "2"]) == 0
+    interrupt_at_checkpoint(1)  # Ctrl-C right after the first epoch's checkpoint
+    argv = ["train", "dsl", "--dataset", "MNIST", "--model", "MNISTDNN", "--data-root", str(mnist), *SMALL,
+            "--learning-rule", "FELL", "--epochs", "2"]  # fmt: skip
+    assert cli.main([*argv, "--output", str(tmp_path / "b"), "--run-name", "part"]) == 130
+    part = tmp_path / "b" / "part"
+    assert len(records(part)) < len(records(whole))
+    assert cli.main(["train", "dsl", "--resume", str(part)]) == 0
     strip = [{k: v for k, v in r.items() if k not in ("time", "seconds")} for r in records(whole)]
     assert [{k: v for k, v in r.items() if k not in ("time", "seconds")} for r in records(part)] == strip
     # --checkpoint on train starts from the given weights: with a vanishing learning rate they end where

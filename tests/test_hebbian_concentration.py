@@ -378,12 +378,12 @@ def _records(run_dir) -> list[dict]:
     return [{k: v for k, v in json.loads(line).items() if k not in ("time", "seconds")} for line in lines]
 
 
-def test_train_resume_test_and_plot_from_the_command_line(tmp_path, capsys):
+def test_train_resume_test_and_plot_from_the_command_line(tmp_path, capsys, interrupt_at_checkpoint):
     out = str(tmp_path)
-    assert main(["train", "hebbian", *TINY_FLAGS, "--epochs", "2", "--output", out, "--run-name", "a"]) == 0
-    assert (
-        main(["train", "hebbian", *TINY_FLAGS, "--epochs", "3", "--output", out, "--resume", f"{out}/a"]) == 0
-    )
+    interrupt_at_checkpoint(2)
+    assert main(["train", "hebbian", *TINY_FLAGS, "--epochs", "3", "--output", out, "--run-name", "a"]) == 130
+    assert not (tmp_path / "a" / "results.json").exists()
+    assert main(["train", "hebbian", *TINY_FLAGS, "--epochs", "3", "--resume", f"{out}/a"]) == 0
     assert main(["train", "hebbian", *TINY_FLAGS, "--epochs", "3", "--output", out, "--run-name", "b"]) == 0
     resumed = [r for r in _records(tmp_path / "a") if r["epoch"] is not None]
     straight = [r for r in _records(tmp_path / "b") if r["epoch"] is not None]

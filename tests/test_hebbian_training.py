@@ -133,10 +133,14 @@ def test_train_test_round_trip_and_plots(tmp_path, capsys):
     assert {"accuracy.png", "ood.png", "memory.png", "output.png", "raster_read_values.png"} <= names
 
 
-def test_resume_continues_to_the_same_weights(tmp_path):
+def test_resume_continues_to_the_same_weights(tmp_path, interrupt_at_checkpoint):
     straight = _train(tmp_path, "straight", "--epochs", "2")
-    interrupted = _train(tmp_path, "resumed", "--epochs", "1")
-    assert main(["train", "hebbian", *TINY_FLAGS, "--epochs", "2", "--resume", str(interrupted)]) == 0
+    interrupt_at_checkpoint(1)
+    argv = ["train", "hebbian", *TINY_FLAGS, "--epochs", "2", "--output", str(tmp_path)]
+    assert main([*argv, "--run-name", "resumed"]) == 130
+    interrupted = tmp_path / "resumed"
+    assert not (interrupted / "results.json").exists()
+    assert main([*argv, "--resume", str(interrupted)]) == 0
     a, b = _tensors(straight), _tensors(interrupted)
     assert a.keys() == b.keys()
     for key in a:
@@ -249,6 +253,7 @@ def _ood_run(root: Path, name: str, network: str, trained: int, lengths: list, a
     run_dir.mkdir()
     ood = {"network": network, "trained_length": trained, "lengths": lengths, "accuracy": accuracy}
     (run_dir / "ood.json").write_text(json.dumps(ood))
+    (run_dir / "config.json").write_text(json.dumps({"model": "hebbian", "task": "associations"}))
     return run_dir
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
+from hybridsnn.checks.arrays import check_numeric_array
+from hybridsnn.checks.paths import check_readable_file
 from hybridsnn.data.idx import read_idx
-from hybridsnn.errors import DataError, UserError
+from hybridsnn.errors import DataError
 
 
 def read_image_file(path: str | os.PathLike[str], shape: tuple[int, int, int]) -> np.ndarray:
@@ -17,13 +18,14 @@ def read_image_file(path: str | os.PathLike[str], shape: tuple[int, int, int]) -
     Returns ``(N, H, W)`` or ``(N, H, W, C)`` as stored (uint8 0..255, or floats in [0, 1]) checked
     against ``shape`` = ``(C, H, W)``.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"input file {str(path)!r} does not exist")
+    path = check_readable_file(path, f"input file {str(path)!r}")
     name = path.name.lower()
     channels, height, width = shape
     if name.endswith(".npy"):
-        images = np.load(path, allow_pickle=False)
+        try:
+            images = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise DataError(f"input {str(path)!r} is not a readable .npy array of numbers ({exc})") from None
     elif "ubyte" in name or name.endswith((".idx", ".idx.gz")):
         images = read_idx(path)
     else:
@@ -34,7 +36,7 @@ def read_image_file(path: str | os.PathLike[str], shape: tuple[int, int, int]) -
                 images = np.asarray(image.convert("L" if channels == 1 else "RGB"))
         except (UnidentifiedImageError, OSError) as exc:
             raise DataError(f"cannot read image {str(path)!r}: {exc}") from None
-    images = np.asarray(images)
+    images = check_numeric_array(np.asarray(images), f"input {str(path)!r}")
     single = (height, width) if channels == 1 else (height, width, channels)
     if images.shape == single:
         images = images[None]

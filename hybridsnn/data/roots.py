@@ -20,8 +20,11 @@ def default_root() -> Path:
 
 
 def resolve_root(root: str | os.PathLike[str] | None) -> Path:
-    """``root`` as a path, or :func:`default_root` when it is None."""
-    return default_root() if root is None else Path(root).expanduser()
+    """``root`` as a path, or :func:`default_root` when it is None; a one-line error if it is a file."""
+    path = default_root() if root is None else Path(root).expanduser()
+    if path.exists() and not path.is_dir():
+        raise DataError(f"data root {str(path)!r} is a file; expected a folder (--data-root or ${DATA_ENV})")
+    return path
 
 
 def offline_requested() -> bool:

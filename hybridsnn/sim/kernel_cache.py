@@ -2,6 +2,9 @@
 
 The module file is named by a hash of its source plus the numba/numpy/Python versions; numba's own cache
 (``cache=True``) then stores the machine code beside it, so a second process loads it without compiling.
+A module file whose text is not the expected source (truncated by a full disk, edited by hand) is rewritten
+before it is imported, and a cache folder that does not accept files is a one-line error naming
+``HYBRIDSNN_CACHE``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numba
 import numpy as np
 
 from hybridsnn.atomic import write_text
+from hybridsnn.checks.paths import check_writable_dir
 
 
 def default_cache_dir() -> Path:
@@ -45,12 +49,20 @@ def _key(source: str) -> str:
     return hashlib.sha256((versions + "\n" + source).encode()).hexdigest()[:24]
 
 
+def _holds(path: Path, source: str) -> bool:
+    try:
+        return path.read_text(encoding="utf-8") == source
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def load_kernel(source: str, cache_dir: Path) -> LoadedKernel:
     """Import (compiling on first use) the kernel module with ``source`` from ``cache_dir``."""
     key = _key(source)
     folder = Path(cache_dir) / "numba"
     path = folder / f"kernel_{key}.py"
-    if not path.is_file():
+    if not _holds(path, source):
+        check_writable_dir(folder, f"kernel cache {str(folder)!r} (set HYBRIDSNN_CACHE to a writable folder)")
         write_text(path, source)
     cached = (folder / "__pycache__").is_dir() and any(
         (folder / "__pycache__").glob(f"kernel_{key}.run-*.nbi")

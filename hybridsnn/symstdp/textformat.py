@@ -27,6 +27,9 @@ def read_matrix(path: str | os.PathLike[str], shape: tuple[int, ...]) -> np.ndar
         values = np.array(path.read_text().split(), dtype=np.float32)
     except ValueError as exc:
         raise CheckpointError(f"original checkpoint file {str(path)!r} holds a non-number ({exc})") from None
+    if not np.isfinite(values).all():
+        bad = int(values.size - np.isfinite(values).sum())
+        raise CheckpointError(f"original checkpoint file {str(path)!r} holds {bad} NaN or infinite value(s)")
     expected = int(np.prod(shape))
     if values.size != expected:
         raise CheckpointError(
