@@ -120,7 +120,8 @@ def load_checkpoint(
     for key, value in (("config", config), ("extra", extra)):
         if not isinstance(value, dict):
             found = type(value).__name__
-            raise CheckpointError(f"checkpoint {str(path)!r}: metadata {key!r} is a {found}, not an object")
+            where = f"checkpoint {str(path)!r}: metadata"
+            raise CheckpointError(f"{where} {key!r} must be an object, not {found}")
     for name, array in tensors.items():
         bad = non_finite_count(array)
         if bad:

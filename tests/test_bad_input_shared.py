@@ -45,7 +45,7 @@ def _per_model(model: str) -> list[Case]:
         case(f"test {model} --checkpoint {{tmp}}/foreign.safetensors", "is not a hybridsnn checkpoint"),
         case(f"test {model} --checkpoint {{tmp}}/demo.safetensors", "written by model 'demo'"),
         case(f"test {model} --checkpoint {{tmp}}/nan-{model}.safetensors", "holds 1 NaN or infinite value"),
-        case(f"test {model} --checkpoint {{tmp}}/bad-meta-{model}.safetensors", "'config' is a list"),
+        case(f"test {model} --checkpoint {{tmp}}/bad-meta-{model}.safetensors", "an object, not list"),
         case(f"predict {model} --checkpoint {{tmp}}/demo.safetensors {PREDICT_INPUT[model]}",
              "written by model 'demo'"),
         case(f"predict {model} --checkpoint {{tmp}}/nan-{model}.safetensors {PREDICT_INPUT[model]}",

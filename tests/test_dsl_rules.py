@@ -183,12 +183,30 @@ def test_random_matrix_freezes_the_classifier_and_fa_trains_both_matrices_alike(
     fa = fc_network(sizes=(16,), decoder="fa")
     decoder = fa.blocks[0].decoder
     gap = (decoder.weight - decoder.weight_fa).detach().clone()
+    start = decoder.weight.detach().clone()
     optimizer = Adam101(fa.parameters(), lr=1e-2)
     for seed in range(3):
         xb, tb = batch(10 + seed, (12,))
         fa.train_window(xb, tb, STEPS, "ELL", [optimizer])
-    torch.testing.assert_close(decoder.weight - decoder.weight_fa, gap)
-    assert not torch.equal(decoder.weight_fa.detach(), decoder.weight_fa.detach() * 0 + gap)
+    assert (decoder.weight - start).abs().max() > 1e-3  # the classifier did learn ...
+    torch.testing.assert_close(decoder.weight - decoder.weight_fa, gap)  # ... and B moved with it
+
+
+def test_fa_layer_gradients_by_hand():
+    """y = x Wᵀ; the input gets g B (the feedback matrix, not W), and W and B both get gᵀ x."""
+    from hybridsnn.dsl.decoder import LinearFA
+
+    torch.manual_seed(3)
+    layer = LinearFA(4, 3)
+    x = torch.randn(5, 4, requires_grad=True)
+    g = torch.randn(5, 3)
+    y = layer(x)
+    torch.testing.assert_close(y, x @ layer.weight.t())
+    y.backward(g)
+    torch.testing.assert_close(x.grad, g @ layer.weight_fa.detach())
+    assert not torch.allclose(x.grad, g @ layer.weight.detach())
+    torch.testing.assert_close(layer.weight.grad, g.t() @ x.detach())
+    torch.testing.assert_close(layer.weight_fa.grad, g.t() @ x.detach())
 
 
 @pytest.mark.parametrize("rule", RULES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -137,3 +138,39 @@ def test_report_table_over_runs(tmp_path):
     assert csv_text.splitlines()[0].startswith("run,model,task")
     with pytest.raises(UserError, match="does not exist"):
         find_runs([tmp_path / "nope"])
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ({"format_version": "2"}, "has format version '2'; this hybridsnn reads version 1"),
+        ({"format_version": None}, "has format version None"),
+        ({"format": "other-format"}, "is not a hybridsnn checkpoint"),
+        ({"config": "[1, 2]"}, "metadata 'config' must be an object, not list"),
+        ({"extra": "3"}, "metadata 'extra' must be an object, not int"),
+        ({"extra": "{broken"}, "has corrupt metadata"),
+    ],
+)
+def test_checkpoint_metadata_is_checked_field_by_field(tmp_path, metadata, message):
+    from safetensors.numpy import save_file
+
+    fields = {"format": "hybridsnn-checkpoint", "format_version": "1", "model": "demo", "config": "{}",
+              "extra": "{}"}  # fmt: skip
+    fields.update(metadata)
+    path = tmp_path / "c.safetensors"
+    save_file({"w": np.zeros(2, np.float32)}, str(path), metadata={k: v for k, v in fields.items() if v})
+    with pytest.raises(CheckpointError, match=re.escape(message)):
+        load_checkpoint(path, model="demo")
+    fields.update({"format": "hybridsnn-checkpoint", "format_version": "1", "config": "{}", "extra": "{}"})
+    save_file({"w": np.zeros(2, np.float32)}, str(path), metadata=fields)
+    assert load_checkpoint(path, model="demo").model == "demo"  # the same file, repaired, loads
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_checkpoint_with_non_finite_values_is_refused(tmp_path, value):
+    path = save_checkpoint(tmp_path / "c.safetensors", {"ok": np.ones(2, np.float32),
+                           "w": np.array([0.5, value, value], np.float64)}, model="demo")  # fmt: skip
+    with pytest.raises(CheckpointError, match=r"tensor 'w' holds 2 NaN or infinite value\(s\)"):
+        load_checkpoint(path)
+    ints = save_checkpoint(tmp_path / "i.safetensors", {"n": np.array([2**31 - 1], np.int32)}, model="demo")
+    assert load_checkpoint(ints).tensors["n"][0] == 2**31 - 1

@@ -51,6 +51,7 @@ STDP_PARAMS = {
     "tau_post": 10.0,
     "learn": 1,
 }
+BOUND_START = 0.999  # + nu_post * x = 0.002 would cross g_max = 1
 PRE_TIMES, POST_TIMES = [2.0, 7.5, 30.0], [5.0, 31.0]  # ms; learning is switched off at 20 ms
 EXC_PARAMS = {
     "TV": 100.0,
@@ -123,6 +124,14 @@ def lab(tmp_path_factory):
         sim.init_postsynaptic("DeltaCurr"),
     )
     stdp.set_wu_param_dynamic("learn")
+    bounded = m.add_synapse_population(  # the same pairing from just below the hard bound g_max = 1
+        "stdp_bound",
+        "DENSE",
+        pre,
+        post,
+        sim.init_weight_update(ss.SymSTDP, STDP_PARAMS, {"g": BOUND_START}, {"x": 0.0}, {"y": 0.0}),
+        sim.init_postsynaptic("DeltaCurr"),
+    )
     timing = m.add_synapse_population(
         "timing",
         "DENSE",
@@ -167,6 +176,7 @@ def lab(tmp_path_factory):
             "curr",
             "delta",
             "g",
+            "g_bound",
             "x",
             "y",
             "theta6",
@@ -185,6 +195,7 @@ def lab(tmp_path_factory):
         for kind in probes:
             trace[kind].append(probes[kind].vars["I"].view[0])
         trace["g"].append(stdp.vars["g"].view[0])
+        trace["g_bound"].append(bounded.vars["g"].view[0])
         trace["x"].append(stdp.pre_vars["x"].view[0])
         trace["y"].append(stdp.post_vars["y"].view[0])
         trace["theta6"].append(thetas[6e6].vars["theta"].view[0])
@@ -256,6 +267,14 @@ def test_stdp_traces_and_weight_changes_follow_spike_times(lab):
     # learning switched off at 20 ms: the pairing at 30/31 ms changes nothing, traces still decay
     assert np.all(tr["g"][40:] == tr["g"][39]) and tr["x"][-1] < tr["x"][60]
     assert decay < 1
+
+
+def test_stdp_weight_stops_at_the_hard_bound(lab):
+    g = lab["trace"]["g_bound"]
+    assert g[10] == f32(BOUND_START)
+    assert f32(f32(BOUND_START) + f32(f32(0.02) * f32(0.1))) > f32(1.0)  # unbounded, the step would cross
+    assert g[11] == f32(STDP_PARAMS["g_max"])  # post spike: min(g_max, g + nu_post * x)
+    assert np.all(g[11:40] == f32(1.0))  # the later pre spike (+ nu_pre * y) is clipped too
 
 
 def test_spike_times_in_synapse_code(lab):
