@@ -191,6 +191,8 @@ def _run_model_command(command: str, model: str, argv: Sequence[str]) -> int:
         command = "test"
         if args.checkpoint is None:
             raise UserError("--test needs --checkpoint PATH (the checkpoint to evaluate)")
+    if command == "predict" and getattr(driver, "PREDICT_UNAVAILABLE", None):  # a model without predict
+        raise UserError(driver.PREDICT_UNAVAILABLE)
     if command in ("test", "predict") and args.checkpoint is None:
         raise UserError(f"{command} {model} needs --checkpoint PATH (the checkpoint to evaluate)")
     if getattr(args, "resume", None):
@@ -198,6 +200,8 @@ def _run_model_command(command: str, model: str, argv: Sequence[str]) -> int:
         if stored is None:
             print(f"hybridsnn: run {args.resume!r} is already completed; nothing to resume", file=sys.stderr)
             return 0
+        # a hand-edited config.json must hold what the flags could have produced (no NaN, no 0 counts)
+        values.check_stored_flags(stored, parser, f"--resume {args.resume!r}: config.json")
         _take_stored_config(args, stored, explicit_flags(parser, argv), parser)
     validate = getattr(driver, "validate", None)
     if validate is not None:  # flags a driver can check before any work starts or any file is written

@@ -151,6 +151,7 @@ class Run:
             raise UserError(f"cannot resume {str(path)!r}: it is not a run directory (no {CONFIG_FILE})")
         config = read_config(path)
         status = read_status(path)
+        _remove_partial_writes(path)
         run = cls(path, config, read_metrics(path), prior_wall_s=float(status.get("wall_time_s") or 0.0))
         run.set_status("running")
         return run
@@ -282,6 +283,14 @@ class Run:
         write_json(self.path / RESULTS_FILE, results)
         self.set_status(status)
         return json.loads(json.dumps(results, default=json_default))
+
+
+def _remove_partial_writes(run_dir: Path) -> None:
+    """Delete temporary files of writes a kill cut off (``.NAME.*.tmp`` from :mod:`hybridsnn.atomic`)."""
+    for folder in (run_dir, run_dir / CHECKPOINT_DIR):
+        if folder.is_dir():
+            for leftover in folder.glob(".*.tmp"):
+                leftover.unlink(missing_ok=True)
 
 
 def read_status(run_dir: str | os.PathLike[str]) -> dict[str, Any]:

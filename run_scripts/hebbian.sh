@@ -9,7 +9,7 @@
 #               cross-modal (FSDD → MNIST), babi (bAbI QA, task via --babi-task N), babi-all (tasks 1..20);
 #               omniglot (1-shot 5-way; --encoders PATH reuses a pre-trained ProtoNet);
 #               concentration (memory card game with PPO; --num-cells 4 or 6)
-#   --quick     the minutes-long CPU configuration (2 pairs, 2 classes, E=40, M=50, 150 batches of 32)
+#   --quick     the CPU smoke configuration, under 2 minutes (1 pair of 4 classes, E=40, M=50, 3 x 10 batches of 32)
 #   --nproc N   distributed data parallel over N processes with torchrun (NCCL on GPUs, gloo on CPU)
 #   --evaluate  with --resume CKPT: the seed's evaluation mode, i.e. `hybridsnn test hebbian --checkpoint CKPT`
 #   --resume P  a checkpoint file (with --evaluate, or to start from its weights) or a run directory to continue

@@ -213,3 +213,20 @@ def test_svhn_loader_on_fake_mat(tmp_path):
     ds = get_dataset_spec("svhn").load(tmp_path, "test")
     assert ds.x.shape == (4, 32, 32, 3) and ds.y.tolist() == [0, 1, 9, 0]
     np.testing.assert_array_equal(ds.x[2], images[:, :, :, 2])
+
+
+def test_a_failed_download_leaves_no_empty_folders(tmp_path, monkeypatch):
+    from hybridsnn.data.download import ensure_present
+    from hybridsnn.errors import DataError
+
+    monkeypatch.delenv("HYBRIDSNN_OFFLINE", raising=False)
+    (tmp_path / "kept").mkdir()
+    expected = [tmp_path / "Fancy" / "raw" / "train.gz", tmp_path / "kept" / "x.gz"]
+
+    def fetch():  # torchvision makes its folders first, then fails on the network
+        (tmp_path / "Fancy" / "raw").mkdir(parents=True)
+        raise OSError("network is unreachable")
+
+    with pytest.raises(DataError, match="download failed: OSError: network is unreachable"):
+        ensure_present("fancy", "train", expected, fetch, download=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]

@@ -155,10 +155,10 @@ def test_resume_continues_exactly_and_checkpoint_starts_training(mnist, tmp_path
         (["--model", "CIFARCNN"], "CIFARCNN takes (3, 32, 32) images but MNIST"),
         (["--learning-rule", "SGD"], "invalid choice: 'SGD'"),
         (["--dataset", "ImageNet"], "unknown DSL dataset 'ImageNet'"),
-        (["--time-window", "0"], "--time-window must be >= 1"),
+        (["--time-window", "0"], "argument --time-window: '0' is not allowed; expected a whole number >= 1"),
         (["--fa", "--random-matrix"], "exclude each other"),
         (["--optimizer", "sgd"], "invalid choice: 'sgd'"),
-        (["--lr", "-1"], "learning rate must be > 0"),
+        (["--lr", "-1"], "argument --lr: '-1' is not allowed; expected a finite number > 0"),
         (["--test"], "--test needs --checkpoint"),
     ],
 )

@@ -87,7 +87,7 @@ def test_between_block_ops_pool_and_flatten_per_step():
 
 def test_bad_configurations_are_refused_with_one_line():
     settings = {"dataset": "MNIST", "arch": "CIFARCNN", "tau": 1.0, "thresh": 1.0, "time_window": 10,
-                "dim_in_decoder": 1024, "fa": False, "random_matrix": False}
+                "dim_in_decoder": 1024, "fa": False, "random_matrix": False, "encoding": "real"}
     with pytest.raises(UserError, match=r"CIFARCNN takes \(3, 32, 32\) images but MNIST"):
         network_from(settings)
     with pytest.raises(UserError, match="unknown DSL model 'LeNet'"):
@@ -98,6 +98,8 @@ def test_bad_configurations_are_refused_with_one_line():
         network_from({**settings, "arch": "MNISTDNN", "fa": True, "random_matrix": True})
     with pytest.raises(UserError, match="tau_ms must be"):
         network_from({**settings, "arch": "MNISTDNN", "tau": 0.0})
+    with pytest.raises(UserError, match="--encoding latency needs --time-window >= 2"):
+        network_from({**settings, "arch": "MNISTDNN", "encoding": "latency", "time_window": 1})
     with pytest.raises(UserError, match="bias-free"):
         LocalBlock(nn.Linear(3, 3), lif=LIF)
     with pytest.raises(UserError, match="needs dim_out"):

@@ -351,10 +351,8 @@ def test_bad_inputs_end_with_one_line_errors():
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--num-cells", "1"], "num_cells must be an integer >= 2"),
         (["--num-envs", "4", "--ppo-batches", "8"], "--ppo-batches 8 must not exceed --num-envs 4"),
         (["--batch-size", "8"], "--num-envs"),
-        (["--max-flips", "0"], "--max-flips must be >= 1"),
     ],
 )
 def test_cli_refuses_bad_flags_with_one_line(tmp_path, capsys, flags, message):

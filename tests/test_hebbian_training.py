@@ -156,7 +156,6 @@ def test_resume_continues_to_the_same_weights(tmp_path, interrupt_at_checkpoint)
             "test sequence length 4",
         ),
         (["train", "hebbian", "--num-time-steps", "10", "--readout-window", "30"], "readout_window"),
-        (["train", "hebbian", "--gamma-pos", "-1"], "gamma_pos"),
         (["test", "hebbian"], "needs --checkpoint"),
         (["predict", "hebbian"], "predict is not available"),
     ],

@@ -14,6 +14,7 @@ from hybridsnn import cli
 from hybridsnn.data import load_dataset
 from hybridsnn.hp.fewshot import EpisodeSampler, FewShotConfig, FewShotNet, MetaTrainer, episode_loss
 from hybridsnn.hp.multitask import EWCPenalty, MultitaskConfig, MultitaskNet, task_permutation
+from hybridsnn.models import hp as hp_driver
 from tests.conftest import REPO_ROOT, require_dataset
 
 SCRIPT = REPO_ROOT / "run_scripts" / "hp.sh"
@@ -246,8 +247,10 @@ def test_bad_method_and_dataset_give_one_line_errors(mnist, tmp_path, capsys):
     assert "allowed: hp, gp, ewc" in capsys.readouterr().err
     assert cli.main(["train", "hp", "--task", "simple", "--dataset", "cifar10", *base]) == 2
     assert "mnist or fashion-mnist" in capsys.readouterr().err
-    assert cli.main(["train", "hp", "--task", "simple", *base, "--epochs", "0"]) == 2
-    assert "--epochs must be >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # argparse refuses the flag's value
+        cli.main(["train", "hp", "--task", "simple", *base, "--epochs", "0"])
+    assert refused.value.code == 2
+    assert "argument --epochs: '0' is not allowed; expected a whole number >= 1" in capsys.readouterr().err
 
 
 def test_run_script_builds_the_task_commands():
@@ -321,7 +324,7 @@ def test_fewshot_on_omniglot_small_trains_and_tests(data_root, tmp_path):
     ]
     assert cli.main(argv) == 0
     trained = results(tmp_path / "fs")["metrics"]
-    assert trained["iterations"] == 20 and 0.0 <= trained["test_accuracy"] <= 1.0
+    assert trained["iterations"] == hp_driver.QUICK["iterations"] and 0.0 <= trained["test_accuracy"] <= 1.0
     test = hp_test_argv(
         "fewshot", tmp_path / "fs" / "checkpoints" / "last.safetensors", tmp_path, data_root,
         "--test-episodes", "100", "--run-name", "fs-test",

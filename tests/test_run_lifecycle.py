@@ -178,3 +178,13 @@ def test_command_help_prints_help_and_exits_0(demo, capsys):
         assert cli.main([command, "--help"]) == 0
         text = capsys.readouterr().out
         assert f"usage: hybridsnn {command} MODEL" in text and "demo" in text
+
+
+def test_resume_removes_the_temporary_files_of_writes_a_kill_cut_off(demo, tmp_path, monkeypatch):
+    run = _interrupted_run(tmp_path, monkeypatch)
+    partial = [run / ".metrics.jsonl.abc123.tmp", run / "checkpoints" / ".last.safetensors.x9.tmp"]
+    for path in partial:
+        path.write_bytes(b"half a file")
+    assert cli.main(["train", "demo", "--resume", str(run)]) == 0
+    assert not any(path.exists() for path in partial)
+    assert (run / "checkpoints" / "last.safetensors").is_file()

@@ -103,10 +103,12 @@ def test_thread_count_must_be_positive(tmp_path, capsys):
     with pytest.raises(UserError, match="threads must be a whole number >= 1, got 0"):
         sim.create_model("bad_threads", threads=0)
     assert numba_engine.default_threads() >= 1
-    code = cli.main(["train", "sym-stdp", "--quick", "--threads", "0", "--output", str(tmp_path)])
+    with pytest.raises(SystemExit) as exit_info:  # refused by the flag's type, as argparse does
+        cli.main(["train", "sym-stdp", "--quick", "--threads", "0", "--output", str(tmp_path)])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2
-    assert err == ["hybridsnn: error: --threads 0: must be at least 1"]
+    assert exit_info.value.code == 2
+    assert err == ["hybridsnn: error: train sym-stdp: argument --threads: '0' is not allowed; expected a "
+                   "whole number >= 1"]  # fmt: skip
     assert not any(tmp_path.iterdir())
 
 

@@ -296,9 +296,8 @@ def test_killed_run_resumes_from_its_last_checkpoint(data_root, tmp_path, monkey
     records = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [100, 200, 300]
     results = json.loads((tmp_path / "r" / "results.json").read_text())
-    assert (
-        results["metrics"]["train_samples"] == 300 and results["samples"] == 100
-    )  # 100 trained after resume
+    # the whole run's samples (200 before the interruption, 100 after), not only the resumed segment's
+    assert results["metrics"]["train_samples"] == 300 and results["samples"] == 300
 
 
 def test_testing_on_another_dataset_than_trained_is_refused(trained_run, capsys):
@@ -313,7 +312,10 @@ def test_testing_on_another_dataset_than_trained_is_refused(trained_run, capsys)
     "flag", ["--train-samples", "--test-samples", "--batch", "--eval-every", "--checkpoint-every", "--epochs"]
 )
 def test_zero_counts_are_refused_not_taken_for_the_default(flag, tmp_path, capsys):
-    code = cli.main(["train", "sym-stdp", "--quick", flag, "0", "--output", str(tmp_path)])
-    assert code == 2
-    assert capsys.readouterr().err.strip().splitlines() == [f"hybridsnn: error: {flag} 0: must be at least 1"]
+    with pytest.raises(SystemExit) as refused:  # argparse's type= refuses it
+        cli.main(["train", "sym-stdp", "--quick", flag, "0", "--output", str(tmp_path)])
+    assert refused.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"hybridsnn: error: train sym-stdp: argument {flag}: '0' is not allowed; expected a whole number >= 1"
+    ]
     assert not any(tmp_path.iterdir())  # nothing written

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from hybridsnn.errors import UserError
 
 
 def _describe(minimum: float | None, maximum: float | None, open_min: bool, open_max: bool) -> str:
+    def show(bound: float) -> str:  # whole numbers in full (2**32 - 1, not 4.29497e+09)
+        return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
+
     parts = []
     if minimum is not None:
-        parts.append(f"{'>' if open_min else '>='} {minimum:g}")
+        parts.append(f"{'>' if open_min else '>='} {show(minimum)}")
     if maximum is not None:
-        parts.append(f"{'<' if open_max else '<='} {maximum:g}")
+        parts.append(f"{'<' if open_max else '<='} {show(maximum)}")
     return " and ".join(parts)
 
 
@@ -95,3 +99,45 @@ def check_finite(name: str, value: float) -> float:
     if not math.isfinite(float(value)):
         raise UserError(f"{name} is {value!r}; expected a finite number")
     return value
+
+
+def check_stored_flags(stored: Mapping[str, Any], parser: argparse.ArgumentParser, where: str) -> None:
+    """Refuse a stored value (a run's ``config.json``, a checkpoint's config) that its flag could not produce.
+
+    Each entry of ``stored`` named like a flag's destination must pass that flag's ``type=`` (so NaN, a
+    string where a count belongs, a zero count are refused as on the command line), be one of its choices,
+    be a bool for a switch and a list for a flag taking several values. Unknown keys are left alone. ``where``
+    names the source in the message, e.g. ``"checkpoint 'run/best.safetensors'"``.
+    """
+    for action in parser._actions:
+        if not action.option_strings or action.dest not in stored:
+            continue
+        value = stored[action.dest]
+        problem = _stored_problem(action, value)
+        if problem:
+            flag = action.option_strings[0]
+            raise UserError(f"{where} holds {flag} {value!r}, which is not allowed; {problem}")
+
+
+def _stored_problem(action: argparse.Action, value: Any) -> str | None:
+    if value is None:
+        return None if action.default is None else "expected a value, not null"
+    if action.nargs == 0:  # store_true / store_false / store_const
+        return None if isinstance(value, bool) else "expected true or false"
+    several = action.nargs in ("+", "*") or (isinstance(action.nargs, int) and action.nargs > 1) \
+        or isinstance(action, argparse._AppendAction)  # a repeatable flag stores a list  # fmt: skip
+    if several and (not isinstance(value, list) or (action.nargs == "+" and not value)):
+        return "expected a list of values"
+    for item in value if several else [value]:
+        if item is None or isinstance(item, (bool, dict, list)):
+            return f"expected {'a number' if action.type is not None else 'a string'}"
+        if action.type is not None:
+            try:
+                action.type(str(item))
+            except (argparse.ArgumentTypeError, TypeError, ValueError) as exc:
+                return str(exc).split("; ", 1)[-1]
+        elif not isinstance(item, str):
+            return "expected a string"
+        if action.choices is not None and item not in action.choices:
+            return f"expected one of {', '.join(map(str, action.choices))}"
+    return None

@@ -50,14 +50,35 @@ def ensure_present(name: str, split: str, expected: list[Path], fetch: Callable[
     elif offline_requested():
         reason = f"downloads disabled by {OFFLINE_ENV}=1"
     else:
+        new_folders = _missing_folders(expected)
         try:
             with socket_timeout(timeout_s):
                 fetch()
         except Exception as exc:  # any network, HTTP, checksum or extraction failure ends in one line
             reason = f"download failed: {type(exc).__name__}: {str(exc)[:200]}"
+            _remove_empty(new_folders)  # a failed download leaves no empty dataset folders behind
         else:
             missing = missing_paths(expected)
             if not missing:
                 return
             reason = "the download did not produce these files"
     raise missing_data_error(name, split, missing, reason)
+
+
+def _missing_folders(expected: list[Path]) -> list[Path]:
+    """The folders above the expected files that do not exist yet, deepest first."""
+    folders: set[Path] = set()
+    for path in expected:
+        for parent in Path(path).parents:
+            if parent.exists():
+                break
+            folders.add(parent)
+    return sorted(folders, key=lambda p: len(p.parts), reverse=True)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()  # only succeeds when empty
+        except OSError:
+            continue

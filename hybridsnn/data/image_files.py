@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from hybridsnn.checks.arrays import check_numeric_array
+from hybridsnn.checks.arrays import check_labels, check_numeric_array
 from hybridsnn.checks.paths import check_readable_file
 from hybridsnn.data.idx import read_idx
 from hybridsnn.errors import DataError
@@ -52,3 +52,25 @@ def read_image_file(path: str | os.PathLike[str], shape: tuple[int, int, int]) -
                 f"got {images.min():g}..{images.max():g}"
             )
     return images
+
+
+def read_label_file(path: str | os.PathLike[str], *, count: int, classes: int | None = None) -> np.ndarray:
+    """True labels from ``.npy``, IDX or a text file (whitespace- or comma-separated numbers): ``count``
+    whole numbers in ``0 .. classes-1`` (see :func:`hybridsnn.checks.arrays.check_labels`), as int64."""
+    path = check_readable_file(path, f"labels file {str(path)!r}")
+    name = path.name.lower()
+    if name.endswith(".npy"):
+        try:
+            labels = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise DataError(f"labels file {str(path)!r} is not a readable .npy array of numbers "
+                            f"({exc})") from None  # fmt: skip
+    elif "ubyte" in name or name.endswith((".idx", ".idx.gz")):
+        labels = read_idx(path)
+    else:
+        try:
+            text = path.read_text(encoding="utf-8").replace(",", " ")
+            labels = np.array([float(word) for word in text.split()])
+        except (UnicodeDecodeError, ValueError, OSError) as exc:
+            raise DataError(f"labels file {str(path)!r} is not a text file of numbers ({exc})") from None
+    return check_labels(np.asarray(labels), f"labels file {str(path)!r}", count=count, classes=classes)

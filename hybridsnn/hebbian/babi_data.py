@@ -80,6 +80,7 @@ def ensure_babi(root: str | Path | None, task: int, ten_k: bool = True) -> tuple
     if offline_requested():
         reason = "downloads are disabled"
     else:
+        folder_existed = (base / FOLDER).exists()
         try:
             with socket_timeout(DOWNLOAD_TIMEOUT_S):
                 archive = download_url(URL, base / FOLDER)
@@ -87,6 +88,8 @@ def ensure_babi(root: str | Path | None, task: int, ten_k: bool = True) -> tuple
                 tar.extractall(base / FOLDER, filter="data")
         except Exception as exc:  # network, HTTP or archive failure: one line below
             reason = f"download of {URL} failed: {type(exc).__name__}"
+            if not folder_existed and (base / FOLDER).is_dir() and not any((base / FOLDER).iterdir()):
+                (base / FOLDER).rmdir()  # leave the data root as it was
         else:
             if all(f.is_file() for f in files):
                 return files

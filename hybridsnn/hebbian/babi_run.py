@@ -3,6 +3,7 @@
 The training file is split 90/10 into train/validation (seeded with ``--dataset-seed``; the seed's split is
 unseeded), the best validation weights are scored on the test file. ``--iterations`` caps the batches per
 epoch and ``--val-size``/``--test-size`` the evaluated samples (for quick runs); unset, all are used.
+``--checkpoint`` starts from the weights of a babi run over the same vocabulary (same task file).
 """
 
 from __future__ import annotations
@@ -13,12 +14,17 @@ from typing import Any
 
 import torch
 
-from hybridsnn.checkpoint import load_checkpoint
-from hybridsnn.errors import CheckpointError, UserError
+from hybridsnn.checkpoint import Checkpoint
+from hybridsnn.errors import UserError
 from hybridsnn.hebbian.babi_data import BabiBatch, Vocabulary, ensure_babi, read_samples
 from hybridsnn.hebbian.babi_network import QuestionAnsweringSNN
 from hybridsnn.hebbian.networks import AssociationConfig
-from hybridsnn.hebbian.settings import add_model_names, layered_settings, require_positive
+from hybridsnn.hebbian.settings import (
+    add_model_names,
+    checkpoint_settings,
+    layered_settings,
+    load_task_checkpoint,
+)
 from hybridsnn.hebbian.training import AssociationSteps, steps_from_settings
 from hybridsnn.results import Run
 from hybridsnn.spiking import BestMetric, configure_threads, evaluate, fit, restore_state, seed_everything
@@ -40,13 +46,15 @@ DEFAULTS = {
     "gamma_pos": 0.3,
     "gamma_neg": 0.3,
 }
-#: ``--quick``: task 1, E=40, M=50, 3 epochs × 20 batches of 32, 64 validation / 256 test questions.
+#: ``--quick``: task 1 with stories of at most 4 sentences (400 store steps instead of up to 1000), E=40,
+#: M=50, 2 epochs × 15 batches of 32, 64 validation / 256 test questions (≈ 3 CPU-s per step of 10 sentences).
 QUICK = {
+    "max_num_sentences": 4,
     "embedding_size": 40,
     "memory_size": 50,
     "batch_size": 32,
-    "epochs": 3,
-    "iterations": 20,
+    "epochs": 2,
+    "iterations": 15,
     "l2": 0.0,
     "val_size": 64,
     "test_size": 256,
@@ -55,22 +63,42 @@ QUICK = {
 
 def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
     """Flags, then ``--quick`` values for unset flags, then the seed's bAbI defaults."""
-    settings = layered_settings(args, QUICK if args.quick else {}, DEFAULTS)
-    require_positive(
-        settings, ("batch_size", "epochs", "iterations", "val_size", "test_size", "max_num_sentences")
-    )
-    return add_model_names(settings)
+    settings = add_model_names(layered_settings(args, QUICK if args.quick else {}, DEFAULTS))
+    # the sizes come from the vocabulary; any size checks the neuron and plasticity constants
+    AssociationConfig.from_mapping({**settings, "feature_size": 1, "num_classes": 1}).check()
+    return settings
+
+
+def check(args: argparse.Namespace, command: str) -> dict[str, Any]:
+    """The settings of ``train`` (and the task of its ``--checkpoint``) or of the ``test`` checkpoint."""
+    if command == "train":
+        settings = resolve_settings(args)
+        if args.checkpoint:
+            _load(args.checkpoint)  # whether it fits depends on the vocabulary, checked when it is read
+        return settings
+    return checkpoint_settings(_load(args.checkpoint), resolve_settings)
+
+
+def _load(path: str) -> Checkpoint:
+    return load_task_checkpoint(path, TASK)
 
 
 class ShuffledBatches:
-    """Batches of a fixed set in a fresh random order every pass (torch's global RNG), at most ``limit``."""
+    """Batches of a fixed set in a fresh random order every pass (torch's global RNG), at most ``limit``;
+    ``drop_last``: no smaller last batch (torchrun processes train on equal slices of every batch)."""
 
-    def __init__(self, data: BabiBatch, batch_size: int, limit: int | None = None) -> None:
+    def __init__(self, data: BabiBatch, batch_size: int, limit: int | None = None, drop_last: bool = False
+                 ) -> None:  # fmt: skip
         self.data, self.batch_size, self.limit = data, batch_size, limit
+        self.drop_last = drop_last
 
     def __len__(self) -> int:
-        count = -(-self.data.size // self.batch_size)
+        count = self.data.size // self.batch_size if self.drop_last else -(-self.data.size // self.batch_size)
         return count if self.limit is None else min(count, self.limit)
+
+    def samples(self) -> int:
+        """Examples in one pass."""
+        return min(self.data.size, len(self) * self.batch_size)
 
     def __iter__(self) -> Iterator[BabiBatch]:
         order = torch.randperm(self.data.size)
@@ -122,13 +150,18 @@ def train(args: argparse.Namespace, run: Run) -> dict:
         config = _config(settings, vocabulary)
         seed_everything(args.seed)
         model = QuestionAnsweringSNN(config).to(context.device)
+        if args.checkpoint:
+            restore_state(_load(args.checkpoint), {"model": model})
         steps = steps_from_settings(model, settings, context)
         batch = settings["batch_size"]
         progress = not args.no_progress and context.is_main
+        train_loader = ShuffledBatches(train_set, batch, settings["iterations"], drop_last=context.enabled)
+        if len(train_loader) == 0:
+            raise UserError(f"--batch-size {batch} is larger than the {train_set.size} training questions")
         result = fit(
             run,
             train_step=steps.train_step,
-            train_loader=ShuffledBatches(train_set, batch, settings["iterations"]),
+            train_loader=train_loader,
             epochs=settings["epochs"],
             seed=args.seed,
             state={"model": model, "optim": steps.optimizer},
@@ -152,7 +185,7 @@ def train(args: argparse.Namespace, run: Run) -> dict:
         }
         return run.finish(
             final,
-            samples=batch * len(ShuffledBatches(train_set, batch, settings["iterations"])) * result.epochs,
+            samples=train_loader.samples() * result.epochs,
             dataset=f"bAbI v1.2 task {settings['babi_task']}",
             engine="torch",
             device=str(context.device),
@@ -163,14 +196,14 @@ def train(args: argparse.Namespace, run: Run) -> dict:
 
 def test(args: argparse.Namespace, run: Run) -> dict:
     """Score ``--checkpoint`` (a babi training checkpoint) on its task's test file."""
-    if args.checkpoint is None:
-        raise UserError("test needs --checkpoint PATH (a checkpoint of a hebbian babi training run)")
-    checkpoint = load_checkpoint(args.checkpoint, model="hebbian")
-    if checkpoint.config.get("task") != TASK:
-        raise CheckpointError(f"checkpoint {args.checkpoint!r} is not a trained hebbian babi network")
-    settings = resolve_settings(argparse.Namespace(**checkpoint.config))
+    checkpoint = _load(args.checkpoint)
+    settings = checkpoint_settings(checkpoint, resolve_settings)
     settings.update(
-        {k: getattr(args, k) for k in ("test_size", "batch_size", "data_root") if getattr(args, k)}
+        {
+            k: getattr(args, k)
+            for k in ("test_size", "batch_size", "data_root")
+            if getattr(args, k) is not None
+        }
     )
     configure_threads(args.threads)
     context = DistributedContext(device=_select_device(args.device))

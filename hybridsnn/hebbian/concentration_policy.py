@@ -44,7 +44,8 @@ class PolicyConfig(MemoryNetworkConfig):
         )
         if self.readout_window > self.steps:
             raise UserError(
-                f"readout_window ({self.readout_window}) must not exceed the {self.steps} steps per item"
+                f"readout_window (--readout-window {self.readout_window}) must not exceed the {self.steps} "
+                "steps per item (--num-time-steps)"
             )
 
 

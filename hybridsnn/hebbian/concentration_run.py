@@ -11,7 +11,6 @@ reference players (uniform random, random face-down card without memory, perfect
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,9 @@ import torch
 
 from hybridsnn import plots
 from hybridsnn.atomic import write_json
-from hybridsnn.checkpoint import Checkpoint, load_checkpoint
-from hybridsnn.errors import CheckpointError, UserError
+from hybridsnn.checkpoint import Checkpoint
+from hybridsnn.checks import values
+from hybridsnn.errors import UserError
 from hybridsnn.hebbian.concentration import ConcentrationConfig, ConcentrationGames
 from hybridsnn.hebbian.concentration_agents import (
     FaceDownRandomAgent,
@@ -34,8 +34,13 @@ from hybridsnn.hebbian.concentration_policy import HebbianActorCritic, PolicyCon
 from hybridsnn.hebbian.concentration_training import ConcentrationTrainer
 from hybridsnn.hebbian.networks import compile_store_step
 from hybridsnn.hebbian.ppo import PPOConfig
-from hybridsnn.hebbian.settings import add_model_names, layered_settings, require_positive
-from hybridsnn.results import Run
+from hybridsnn.hebbian.settings import (
+    add_model_names,
+    checkpoint_settings,
+    layered_settings,
+    load_task_checkpoint,
+)
+from hybridsnn.results import Run, read_json_file
 from hybridsnn.spiking import BestMetric, configure_threads, fit, restore_state, seed_everything
 from hybridsnn.spiking import select_device as _select_device
 
@@ -80,7 +85,8 @@ DEFAULTS = {
     "max_flips": 100,
 }
 #: ``--quick``: time-compressed SNN (20 ms per observation, τ 5 ms, γ± 1.2; §6.3) read out over all 20 ms,
-#: E = M = 32; 8 × 8 = 64 PPO updates of 128 games × 5 steps, 4 Adam steps of lr 1e-2 (decaying) each.
+#: E = M = 32; 8 × 9 = 72 PPO updates of 64 games × 5 steps, 2 Adam steps of lr 1e-2 (decaying) each
+#: (≈ 75 CPU-s; the greedy agent then plays like the best memoryless player, ~8 flips).
 QUICK = {
     "embedding_size": 32,
     "memory_size": 32,
@@ -90,49 +96,140 @@ QUICK = {
     "readout_window": 20,
     "gamma_pos": 1.2,
     "gamma_neg": 1.2,
-    "num_envs": 128,
+    "num_envs": 64,
     "num_steps": 5,
     "learning_rate": 1e-2,
-    "ppo_epochs": 4,
+    "ppo_epochs": 2,
     "ppo_batches": 1,
     "gae_lambda": 0.95,
     "epochs": 8,
-    "iterations": 8,
+    "iterations": 9,
     "val_size": 64,
     "test_size": 512,
     "max_flips": 40,
 }
 
 
+#: Destinations of the flags below (read by this task only).
+FLAGS = (
+    "num_cells", "card_shape", "match_reward", "flip_penalty", "resample_cards", "deck_seed", "env_seed",
+    "num_envs", "num_steps", "ppo_epochs", "ppo_batches", "ppo_clip_param", "value_coefficient",
+    "entropy_coefficient", "discount_factor", "gae_lambda", "adam_eps", "constant_lr", "max_flips",
+)  # fmt: skip
+
+
 def add_arguments(add: Any) -> None:
     """The task's training flags (the seed's names with dashes); ``add`` is ``parser.add_argument``."""
     add(
-        "--num-cells", type=int, default=None, help="concentration: cells of the grid (default 4; paper 4, 6)"
+        "--num-cells",
+        type=values.integer(2),
+        default=None,
+        metavar="N",
+        help="concentration: cells of the grid, >= 2 (default 4; paper 4, 6)",
     )
-    add("--card-shape", type=int, default=None, help="concentration: values per card image (default 10)")
-    add("--match-reward", type=float, default=None, help="concentration: reward of a pair (default 25)")
-    add("--flip-penalty", type=float, default=None, help="concentration: reward per flip (default -0.5)")
-    add("--resample-cards", action="store_true", help="concentration: a new deck for every game")
-    add("--deck-seed", type=int, default=None, help="concentration: seed of the fixed deck (default 42)")
-    add("--env-seed", type=int, default=None, help="concentration: seed of the game layouts (default 42)")
-    add("--num-envs", type=int, default=None, help="concentration: games played in parallel (default 64)")
-    add("--num-steps", type=int, default=None, help="concentration: steps per game and update (default 10)")
-    add("--ppo-epochs", type=int, default=None, help="concentration: passes over a rollout (default 4)")
-    add("--ppo-batches", type=int, default=None, help="concentration: minibatches of games (default 16)")
-    add("--ppo-clip-param", type=float, default=None, help="concentration: PPO clip (default 0.2)")
-    add("--value-coefficient", type=float, default=None, help="concentration: value-loss weight (0.1)")
-    add("--entropy-coefficient", type=float, default=None, help="concentration: entropy weight (0.01)")
-    add("--discount-factor", type=float, default=None, help="concentration: discount γ (default 0.99)")
     add(
-        "--gae-lambda", type=float, default=None, help="concentration: GAE λ (default 1 = the seed's returns)"
+        "--card-shape",
+        type=values.count,
+        default=None,
+        metavar="N",
+        help="concentration: values per card image, >= 1 (default 10)",
     )
-    add("--adam-eps", type=float, default=None, help="concentration: Adam epsilon (default 1e-5)")
+    add(
+        "--match-reward",
+        type=values.finite,
+        default=None,
+        help="concentration: reward of a pair (default 25)",
+    )
+    add(
+        "--flip-penalty",
+        type=values.finite,
+        default=None,
+        help="concentration: reward per flip (default -0.5)",
+    )
+    add("--resample-cards", action="store_true", help="concentration: a new deck for every game")
+    add(
+        "--deck-seed",
+        type=values.seed,
+        default=None,
+        help="concentration: seed of the fixed deck, 0..2**32-1 (default 42)",
+    )
+    add(
+        "--env-seed",
+        type=values.seed,
+        default=None,
+        help="concentration: seed of the game layouts, 0..2**32-1 (default 42)",
+    )
+    add(
+        "--num-envs",
+        type=values.count,
+        default=None,
+        metavar="N",
+        help="concentration: games played in parallel, >= 1 (default 64)",
+    )
+    add(
+        "--num-steps",
+        type=values.count,
+        default=None,
+        metavar="N",
+        help="concentration: steps per game and update, >= 1 (default 10)",
+    )
+    add(
+        "--ppo-epochs",
+        type=values.count,
+        default=None,
+        metavar="N",
+        help="concentration: passes over a rollout, >= 1 (default 4)",
+    )
+    add(
+        "--ppo-batches",
+        type=values.count,
+        default=None,
+        metavar="N",
+        help="concentration: minibatches of games, 1..--num-envs (default 16)",
+    )
+    add(
+        "--ppo-clip-param",
+        type=values.positive,
+        default=None,
+        help="concentration: PPO clip, > 0 (default 0.2)",
+    )
+    add(
+        "--value-coefficient",
+        type=values.non_negative,
+        default=None,
+        help="concentration: value-loss weight, >= 0 (default 0.1)",
+    )
+    add(
+        "--entropy-coefficient",
+        type=values.non_negative,
+        default=None,
+        help="concentration: entropy weight, >= 0 (default 0.01)",
+    )
+    add(
+        "--discount-factor",
+        type=values.probability,
+        default=None,
+        help="concentration: discount γ, in [0, 1] (default 0.99)",
+    )
+    add(
+        "--gae-lambda",
+        type=values.probability,
+        default=None,
+        help="concentration: GAE λ, in [0, 1] (default 1 = the seed's returns)",
+    )
+    add(
+        "--adam-eps",
+        type=values.positive,
+        default=None,
+        help="concentration: Adam epsilon, > 0 (default 1e-5)",
+    )
     add("--constant-lr", action="store_true", help="concentration: no linear learning-rate decay")
     add(
         "--max-flips",
-        type=int,
+        type=values.count,
         default=None,
-        help="concentration: flips before an evaluation game stops (100)",
+        metavar="N",
+        help="concentration: flips before an evaluation game stops, >= 1 (default 100)",
     )
 
 
@@ -147,18 +244,36 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
         raise UserError(
             "--batch-size does not apply to the concentration task; use --num-envs (games in parallel)"
         )
-    require_positive(
-        settings,
-        ("num_envs", "num_steps", "ppo_epochs", "ppo_batches", "epochs", "iterations", "val_size"),
-    )
-    require_positive(settings, ("test_size", "max_flips"))
     if settings["ppo_batches"] > settings["num_envs"]:
         raise UserError(
             f"--ppo-batches {settings['ppo_batches']} must not exceed --num-envs {settings['num_envs']}"
         )
-    if not settings["learning_rate"] > 0:
-        raise UserError(f"--learning-rate must be > 0, got {settings['learning_rate']}")
-    return add_model_names(settings)
+    settings = add_model_names(settings)
+    game = game_config(settings)
+    PolicyConfig.from_mapping({**settings, "observation_size": game.observation_size,
+                               "num_actions": game.num_cells}).check()  # fmt: skip
+    ppo_config(settings)
+    return settings
+
+
+def check(args: argparse.Namespace, command: str) -> dict[str, Any]:
+    """The settings of ``train`` (and that ``--checkpoint`` fits them) or of the ``test`` checkpoint."""
+    if command == "train":
+        settings = resolve_settings(args)
+        if args.checkpoint:
+            restore_state(_load(args.checkpoint), {"model": build_policy(settings, game_config(settings))})
+        return settings
+    return _checkpoint_policy(_load(args.checkpoint))[0]
+
+
+def _checkpoint_policy(
+    checkpoint: Checkpoint,
+) -> tuple[dict[str, Any], ConcentrationConfig, HebbianActorCritic]:
+    settings = checkpoint_settings(checkpoint, resolve_settings)
+    game = game_config(settings)
+    policy = build_policy(settings, game)
+    restore_state(checkpoint, {"model": policy})
+    return settings, game, policy
 
 
 def game_config(settings: dict[str, Any]) -> ConcentrationConfig:
@@ -287,26 +402,16 @@ def train(args: argparse.Namespace, run: Run) -> dict:
 
 
 def _load(path: str) -> Checkpoint:
-    checkpoint = load_checkpoint(path, model="hebbian")
-    if checkpoint.config.get("task") != TASK:
-        raise CheckpointError(f"checkpoint {path!r} is not a trained hebbian concentration agent")
-    return checkpoint
+    return load_task_checkpoint(path, TASK)
 
 
 def test(args: argparse.Namespace, run: Run) -> dict:
     """Greedy test games of ``--checkpoint`` (``--test-size`` games) next to the reference players."""
-    if args.checkpoint is None:
-        raise UserError("test needs --checkpoint PATH (a checkpoint of a hebbian concentration run)")
-    checkpoint = _load(args.checkpoint)
-    settings = resolve_settings(argparse.Namespace(**checkpoint.config))
+    settings, game, policy = _checkpoint_policy(_load(args.checkpoint))
     if args.test_size is not None:
-        require_positive({"test_size": args.test_size}, ("test_size",))
         settings["test_size"] = args.test_size
     configure_threads(args.threads)
     device = _select_device(args.device)
-    game = game_config(settings)
-    policy = build_policy(settings, game)
-    restore_state(checkpoint, {"model": policy})
     test_stats = _test_games(policy.to(device), game, settings)
     baselines = baseline_stats(game, settings["test_size"], settings["env_seed"] + 1, settings["max_flips"])
     run.log_metrics(step=0, split="test", **test_stats)
@@ -324,7 +429,7 @@ def plot(run_dir: Path, out: Path, records: list[dict[str, Any]]) -> list[Path]:
     """``flips.png``: mean flips per game by epoch — greedy validation games and the sampled training
     games — with the reference players' levels; ``return.png`` likewise for the episode return."""
     baselines_path = run_dir / BASELINES_FILE
-    baselines = json.loads(baselines_path.read_text(encoding="utf-8")) if baselines_path.is_file() else {}
+    baselines = read_json_file(baselines_path, "baselines file") if baselines_path.is_file() else {}
     val = [r for r in records if r.get("split") == "val" and r.get("epoch") is not None]
     if not val:
         raise UserError(f"run directory {str(run_dir)!r} has no concentration validation records to plot")
@@ -333,11 +438,11 @@ def plot(run_dir: Path, out: Path, records: list[dict[str, Any]]) -> list[Path]:
     for metric, label in (("flips", "flips per game"), ("episode_return", "return per game")):
         rollout_key = "rollout_flips" if metric == "flips" else "rollout_return"
         series = {
-            "validation (greedy)": [r[metric] for r in val],
+            "validation (greedy)": [r.get(metric, math.nan) for r in val],
             "training games (sampled)": [r.get(rollout_key, math.nan) for r in val],
         }
         for name in BASELINES:
-            if f"{name}_{metric}" in baselines:
+            if isinstance(baselines.get(f"{name}_{metric}"), (int, float)):
                 series[name.replace("_", " ")] = [baselines[f"{name}_{metric}"]] * len(val)
         written.append(
             plots.line_curves(

@@ -49,6 +49,11 @@ class MemoryNetworkConfig:
         """The Hebbian rule of the memory."""
         return PlasticityConfig(self.w_max, self.gamma_pos, self.gamma_neg)
 
+    def check(self) -> None:
+        """Build the neuron and plasticity constants once, so that bad values are refused before a run."""
+        self.lif()
+        self.plasticity()
+
     def memory_layers(
         self, write_inputs: int, read_inputs: int, lif: LIFConfig
     ) -> tuple[WritingLayer, ReadingLayer]:

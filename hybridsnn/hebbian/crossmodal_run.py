@@ -1,6 +1,7 @@
 """``hybridsnn train|test hebbian --task cross-modal``: data, encoder pre-training, training and testing.
 
-Training pre-trains the two encoders (or loads them with ``--encoders PATH``) and saves them to
+Training pre-trains the two encoders (or loads them with ``--encoders PATH``, takes those of
+``--checkpoint``, or, resumed, the run's own) and saves them to
 ``<run>/checkpoints/encoders.safetensors``; the memory network's checkpoints hold the encoders too, so
 ``hybridsnn test hebbian --task cross-modal --checkpoint RUN/checkpoints/best.safetensors`` needs nothing
 else. Data: FSDD (recordings 5-49 train, 0-4 test) and MNIST (train / test) from the data root.
@@ -16,9 +17,9 @@ from typing import Any
 import torch
 
 from hybridsnn import plots
-from hybridsnn.checkpoint import Checkpoint, load_checkpoint
+from hybridsnn.checkpoint import Checkpoint
 from hybridsnn.data import load_dataset
-from hybridsnn.errors import CheckpointError, UserError
+from hybridsnn.errors import UserError
 from hybridsnn.hebbian.audio import FRAMES, N_MFCC, mfcc_images
 from hybridsnn.hebbian.crossmodal import (
     IMAGE_PIXELS,
@@ -31,13 +32,20 @@ from hybridsnn.hebbian.crossmodal import (
     modality_pool,
 )
 from hybridsnn.hebbian.encoders import FEATURES, DigitEncoder, load_encoders, pretrain_encoder, save_encoders
-from hybridsnn.hebbian.settings import add_model_names, layered_settings, require_positive
+from hybridsnn.hebbian.settings import (
+    add_model_names,
+    checkpoint_settings,
+    layered_settings,
+    load_task_checkpoint,
+)
 from hybridsnn.hebbian.training import make_optimizer
 from hybridsnn.results import Run
 from hybridsnn.spiking import BestMetric, configure_threads, evaluate, fit, restore_state, seed_everything
 from hybridsnn.spiking import select_device as _select_device
 
 TASK = "cross-modal"
+DIGITS = 10
+AUDIO_INPUTS = FRAMES * (N_MFCC - 1)  # pixels of an MFCC image
 TRAIN_SET_SIZE = 9000  # the seed: 10000 generated examples, 90 % train → iterations per epoch
 ENCODER_FILE = "encoders"
 DEFAULTS = {
@@ -55,17 +63,18 @@ DEFAULTS = {
     "test_size": 1000,
     "encoder_epochs": 10,
 }
-#: ``--quick``: 2 pairs, M=50, 16 × 25 = 400 Adam steps of 32 examples (≈ 8 min on one CPU thread).
+#: ``--quick``: 1 pair, M=50, 8 × 10 = 80 Adam steps of 16 examples, encoders 2 epochs (≈ 1 CPU-minute; the
+#: recalled digits beat the mean-image baseline). 2 pairs need ~400 steps of 32 (≈ 8 CPU-min).
 QUICK = {
-    "sequence_length": 2,
+    "sequence_length": 1,
     "memory_size": 50,
-    "batch_size": 32,
-    "epochs": 16,
-    "iterations": 25,
+    "batch_size": 16,
+    "epochs": 8,
+    "iterations": 10,
     "l2": 0.0,
     "val_size": 64,
     "test_size": 256,
-    "encoder_epochs": 4,
+    "encoder_epochs": 2,
 }
 
 
@@ -79,12 +88,56 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
         )
     if settings.get("iterations") is None:
         settings["iterations"] = math.ceil(TRAIN_SET_SIZE / settings["batch_size"])
-    require_positive(
-        settings, ("batch_size", "epochs", "iterations", "val_size", "test_size", "encoder_epochs")
-    )
-    if not 1 <= settings["sequence_length"] <= 10:
-        raise UserError(f"--sequence-length must be 1..10 digit classes, got {settings['sequence_length']}")
-    return add_model_names(settings)
+    _check_length(settings["sequence_length"])
+    settings = add_model_names(settings)
+    CrossModalConfig.from_mapping(settings).check()
+    return settings
+
+
+def _check_length(length: int) -> None:
+    if not 1 <= length <= DIGITS:
+        raise UserError(f"--sequence-length must be 1..{DIGITS} digit classes (pairs of distinct digits), "
+                        f"got {length}")  # fmt: skip
+
+
+def check(args: argparse.Namespace, command: str) -> dict[str, Any]:
+    """The settings of ``train`` (and that ``--checkpoint`` or ``--encoders`` fits them) or of the ``test``
+    checkpoint (which must fit the network it was trained with) and its ``--sequence-length``."""
+    if command == "train":
+        settings = resolve_settings(args)
+        if args.checkpoint and args.encoders:
+            raise UserError(
+                "--encoders and --checkpoint both give the encoders (the checkpoint holds them); give one"
+            )
+        if args.checkpoint:
+            restore_state(_load(args.checkpoint), {"model": _Bundle(CrossModalConfig.from_mapping(settings))})
+        elif args.encoders:
+            _given_encoders(args.encoders)
+        return settings
+    settings, _ = _checkpoint_bundle(_load(args.checkpoint))
+    if args.sequence_length is not None:
+        _check_length(args.sequence_length)
+    return settings
+
+
+def _given_encoders(path: Any) -> dict[str, DigitEncoder]:
+    """The encoders of ``path``, refused unless they take this task's inputs (MFCC images, MNIST pixels)."""
+    encoders = load_encoders(path)
+    for name, size in (("audio", AUDIO_INPUTS), ("image", IMAGE_PIXELS)):
+        found = encoders[name].input_size
+        if found != size:
+            raise UserError(
+                f"encoders file {str(path)!r}: its {name} encoder takes {found} inputs; this task's {name} "
+                f"inputs have {size}"
+            )
+    return encoders
+
+
+def _checkpoint_bundle(checkpoint: Checkpoint) -> tuple[dict[str, Any], _Bundle]:
+    settings = checkpoint_settings(checkpoint, resolve_settings)
+    bundle = _Bundle(CrossModalConfig.from_mapping(settings))
+    restore_state(checkpoint, {"model": bundle})
+    return settings, bundle
 
 
 def _audio(root: Any, split: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,7 +187,7 @@ class _Bundle(torch.nn.Module):
     def __init__(self, config: CrossModalConfig) -> None:
         super().__init__()
         self.network = CrossModalSNN(config)
-        self.audio_encoder = DigitEncoder(FRAMES * (N_MFCC - 1))
+        self.audio_encoder = DigitEncoder(AUDIO_INPUTS)
         self.image_encoder = DigitEncoder(IMAGE_PIXELS)
         for encoder in (self.audio_encoder, self.image_encoder):
             encoder.requires_grad_(False)
@@ -172,18 +225,27 @@ def train(args: argparse.Namespace, run: Run) -> dict:
     configure_threads(args.threads)
     device = _select_device(args.device)
     progress = not args.no_progress
+    config = CrossModalConfig.from_mapping(settings)
+    saved = run.checkpoint_dir / f"{ENCODER_FILE}.safetensors"
+    checkpoint = _load(args.checkpoint) if args.checkpoint else None
+    if checkpoint is not None:  # its encoders, which its network was trained with
+        start = _Bundle(config)
+        restore_state(checkpoint, {"model": start})
+        given: dict[str, DigitEncoder] | None = start.encoders()
+    elif args.encoders:
+        given = _given_encoders(args.encoders)
+    else:  # a resumed run's own encoders, else pre-trained below
+        given = _given_encoders(saved) if args.resume and saved.is_file() else None
     seed_everything(args.seed)
-    given = load_encoders(args.encoders) if args.encoders else None
     pools, encoders, encoder_accuracy = load_data(
         args.data_root, given, settings["encoder_epochs"], args.seed, progress
     )
-    save_encoders(run.checkpoint_dir / f"{ENCODER_FILE}.safetensors", encoders, extra=encoder_accuracy)
-    config = CrossModalConfig.from_mapping(settings)
+    save_encoders(saved, encoders, extra=encoder_accuracy)
     seed_everything(args.seed)
     bundle = _Bundle(config)
     bundle.set_encoders(encoders)
-    if args.checkpoint:
-        restore_state(_load(args.checkpoint), {"model": bundle})
+    if checkpoint is not None:
+        restore_state(checkpoint, {"model": bundle})
     bundle.to(device)
     optimizer, scheduler = make_optimizer(
         bundle.network,
@@ -238,25 +300,17 @@ def train(args: argparse.Namespace, run: Run) -> dict:
 
 
 def _load(path: str) -> Checkpoint:
-    checkpoint = load_checkpoint(path, model="hebbian")
-    if checkpoint.config.get("task") != TASK:
-        raise CheckpointError(f"checkpoint {path!r} is not a trained hebbian cross-modal network")
-    return checkpoint
+    return load_task_checkpoint(path, TASK)
 
 
 def test(args: argparse.Namespace, run: Run) -> dict:
     """Evaluate ``--checkpoint`` (a cross-modal training checkpoint) on the test examples (same digits)."""
-    if args.checkpoint is None:
-        raise UserError("test needs --checkpoint PATH (a checkpoint of a hebbian cross-modal training run)")
-    checkpoint = _load(args.checkpoint)
-    settings = resolve_settings(argparse.Namespace(**checkpoint.config))
+    settings, bundle = _checkpoint_bundle(_load(args.checkpoint))
     for key in ("test_size", "batch_size", "sequence_length"):
-        if getattr(args, key, None):
+        if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     configure_threads(args.threads)
     device = _select_device(args.device)
-    bundle = _Bundle(CrossModalConfig.from_mapping(settings))
-    restore_state(checkpoint, {"model": bundle})
     bundle.to(device)
     pools, _, encoder_accuracy = load_data(args.data_root, bundle.encoders(), 1, args.seed, False)
     steps = CrossModalSteps(bundle.network, bundle.image_encoder, None, device)
@@ -274,36 +328,28 @@ def test(args: argparse.Namespace, run: Run) -> dict:
 
 def plot(run_dir: Path, out: Path, records: list[dict[str, Any]], data_root: Any = None) -> list[Path]:
     """``mse.png`` / ``accuracy.png`` (validation per epoch) and ``recall.png``: for 8 test examples a row
-    of the stored images, the target and the recalled image (white = 0, black = 1)."""
+    of the stored images, the target and the recalled image (white = 0, black = 1). The checkpoint and the
+    data are read (and refused if damaged or missing) before the first figure is written."""
+    curves = any(r.get("split") == "val" and r.get("epoch") is not None for r in records)
+    best = run_dir / "checkpoints" / "best.safetensors"
+    tiles = _recall_tiles(best, data_root) if best.is_file() else None
+    if not curves and tiles is None:
+        raise UserError(f"run directory {str(run_dir)!r} has no cross-modal metrics or checkpoint to plot")
     written = []
-    if any(r.get("split") == "val" and r.get("epoch") is not None for r in records):
+    if curves:
         for metric in ("mse", "accuracy"):
-            curves = plots.metric_curves(records, metrics=(metric,), split="val", x="epoch")
+            curve = plots.metric_curves(records, metrics=(metric,), split="val", x="epoch")[0]
             written.append(
                 plots.line_curves(
-                    curves[0].x,
-                    {"validation": curves[0].y},
+                    curve.x,
+                    {"validation": curve.y},
                     out / f"{metric}.png",
                     xlabel="epoch",
                     ylabel=metric,
                     title=f"cross-modal: validation {metric}",
                 )
             )
-    best = run_dir / "checkpoints" / "best.safetensors"
-    if best.is_file():
-        checkpoint = _load(str(best))
-        settings = resolve_settings(argparse.Namespace(**checkpoint.config))
-        bundle = _Bundle(CrossModalConfig.from_mapping(settings))
-        restore_state(checkpoint, {"model": bundle})
-        pools, _, _ = load_data(data_root or settings["data_root"], bundle.encoders(), 1, 0, False)
-        example = pools["test"].sample(8, settings["sequence_length"], torch.Generator().manual_seed(0))
-        bundle.eval()
-        with torch.no_grad():
-            recalled, _ = bundle.network(example.audio, example.images, example.query)
-        stored = torch.stack(
-            [pools["test"].pixels[_rows(pools["test"], example.images[n])] for n in range(8)]
-        )  # [8, L, 784]
-        tiles = torch.cat([stored, example.target[:, None], recalled.clamp(0, 1)[:, None]], dim=1)
+    if tiles is not None:
         written.append(
             plots.receptive_field_mosaic(
                 tiles.flatten(0, 1).T.numpy(),
@@ -315,9 +361,19 @@ def plot(run_dir: Path, out: Path, records: list[dict[str, Any]], data_root: Any
                 title="stored | target | recalled",
             )
         )
-    if not written:
-        raise UserError(f"run directory {str(run_dir)!r} has no cross-modal metrics or checkpoint to plot")
     return written
+
+
+def _recall_tiles(best: Path, data_root: Any) -> torch.Tensor:
+    """Stored images, target and recall of 8 test examples of the checkpoint ``best``, [8, L + 2, 784]."""
+    settings, bundle = _checkpoint_bundle(_load(str(best)))
+    pools, _, _ = load_data(data_root or settings["data_root"], bundle.encoders(), 1, 0, False)
+    example = pools["test"].sample(8, settings["sequence_length"], torch.Generator().manual_seed(0))
+    bundle.eval()
+    with torch.no_grad():
+        recalled, _ = bundle.network(example.audio, example.images, example.query)
+    stored = torch.stack([pools["test"].pixels[_rows(pools["test"], example.images[n])] for n in range(8)])
+    return torch.cat([stored, example.target[:, None], recalled.clamp(0, 1)[:, None]], dim=1)
 
 
 def _rows(pools: CrossModalPools, currents: torch.Tensor) -> torch.Tensor:

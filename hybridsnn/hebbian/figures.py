@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from hybridsnn.checkpoint import load_checkpoint
 from hybridsnn.errors import UserError
 from hybridsnn.hebbian.data import association_sequences
 from hybridsnn.hebbian.networks import AssociationConfig
+from hybridsnn.results import read_json_file
 
 ModelLoader = Callable[[Any, torch.device], tuple[torch.nn.Module, dict[str, Any]]]
 
@@ -78,9 +78,18 @@ def plot_example(model: torch.nn.Module, settings: Mapping[str, Any], out: Path)
 def plot_run(
     run_dir: Path, out: Path, records: Sequence[Mapping[str, Any]], load_model: ModelLoader
 ) -> list[Path]:
-    """All figures a run directory supports; a one-line error if it has none."""
+    """All figures a run directory supports; a one-line error if it has none. Every file the figures need
+    is read (and refused if damaged) before the first figure is written."""
+    curves = any(r.get("split") == "val" and r.get("epoch") is not None for r in records)
+    ood = read_ood(run_dir) if (run_dir / "ood.json").is_file() else None
+    best = run_dir / "checkpoints" / "best.safetensors"
+    example = None
+    if best.is_file():
+        example = load_model(load_checkpoint(best, model="hebbian"), torch.device("cpu"))
+    if not curves and ood is None and example is None:
+        raise UserError(f"run directory {str(run_dir)!r} has no hebbian metrics or checkpoint to plot")
     written = []
-    if any(r.get("split") == "val" and r.get("epoch") is not None for r in records):
+    if curves:
         written.append(
             plots.accuracy_curves(
                 records,
@@ -90,25 +99,19 @@ def plot_run(
                 title="memorizing associations: validation accuracy",
             )
         )
-    ood = run_dir / "ood.json"
-    if ood.is_file():
-        data = json.loads(ood.read_text(encoding="utf-8"))
+    if ood is not None:
         written.append(
             plots.line_curves(
-                data["lengths"],
-                {data["network"]: data["accuracy"]},
+                ood["lengths"],
+                {ood["network"]: ood["accuracy"]},
                 out / "ood.png",
                 xlabel="stored pairs (sequence length)",
                 ylabel="test accuracy",
-                title=f"trained with {data['trained_length']} pairs",
+                title=f"trained with {ood['trained_length']} pairs",
             )
         )
-    best = run_dir / "checkpoints" / "best.safetensors"
-    if best.is_file():
-        model, settings = load_model(load_checkpoint(best, model="hebbian"), torch.device("cpu"))
-        written.extend(plot_example(model, settings, out))
-    if not written:
-        raise UserError(f"run directory {str(run_dir)!r} has no hebbian metrics or checkpoint to plot")
+    if example is not None:
+        written.extend(plot_example(*example, out))
     return written
 
 
@@ -117,7 +120,23 @@ def read_ood(run_dir: Path) -> dict[str, Any]:
     path = Path(run_dir) / "ood.json"
     if not path.is_file():
         raise UserError(f"run directory {str(run_dir)!r} has no ood.json (not a finished associations run)")
-    return json.loads(path.read_text(encoding="utf-8"))
+    data = read_json_file(path, "out-of-distribution results")
+    if not _is_ood(data):
+        raise UserError(
+            f"{str(path)!r} is not an ood.json of a hebbian associations run (network, trained_length, and "
+            "equally long lists of numbers lengths and accuracy)"
+        )
+    return data
+
+
+def _is_ood(data: Any) -> bool:
+    if not isinstance(data, dict) or not isinstance(data.get("network"), str):
+        return False
+    lengths, accuracy = data.get("lengths"), data.get("accuracy")
+    if not isinstance(lengths, list) or not isinstance(accuracy, list) or len(lengths) != len(accuracy):
+        return False
+    numbers = [data.get("trained_length"), *lengths, *accuracy]
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers)
 
 
 def sweep_points(results: Sequence[Mapping[str, Any]]) -> dict[str, tuple[list[int], list[float]]]:

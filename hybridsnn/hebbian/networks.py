@@ -49,8 +49,8 @@ class AssociationConfig(MemoryNetworkConfig):
         )
         if self.readout_window > self.steps:
             raise UserError(
-                f"readout_window ({self.readout_window}) must not exceed the {self.steps} steps "
-                "of the recall phase"
+                f"readout_window (--readout-window {self.readout_window}) must not exceed the {self.steps} "
+                "steps of the recall phase (--num-time-steps)"
             )
 
 

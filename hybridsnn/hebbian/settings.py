@@ -1,12 +1,20 @@
-"""Resolving a Hebbian-memory task's settings: flags, then ``--quick`` values, then the task's defaults."""
+"""Resolving a Hebbian-memory task's settings: flags, then ``--quick`` values, then the task's defaults; the
+settings stored in a checkpoint; loading the checkpoint of one task."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from hybridsnn.errors import UserError
+from hybridsnn.checkpoint import Checkpoint, load_checkpoint
+from hybridsnn.checks.values import check_stored_flags
+from hybridsnn.errors import CheckpointError, UserError
+
+TASKS = ("associations", "omniglot", "cross-modal", "babi", "concentration")
 
 
 def layered_settings(args: argparse.Namespace, *layers: Mapping[str, Any]) -> dict[str, Any]:
@@ -19,11 +27,46 @@ def layered_settings(args: argparse.Namespace, *layers: Mapping[str, Any]) -> di
     return settings
 
 
-def require_positive(settings: Mapping[str, Any], keys: Iterable[str]) -> None:
-    """One-line error for the first of ``keys`` whose value is below 1."""
-    for key in keys:
-        if settings.get(key) is not None and settings[key] < 1:
-            raise UserError(f"--{key.replace('_', '-')} must be >= 1, got {settings[key]}")
+def train_parser(command: str = "train") -> argparse.ArgumentParser:
+    """The parser of ``hybridsnn train hebbian`` (its flags' types and defaults check stored settings), or of
+    another ``command``."""
+    from hybridsnn.cli import build_model_parser
+
+    return build_model_parser("hybridsnn", command, "hebbian")
+
+
+def load_task_checkpoint(path: str | Path, task: str, flag: str = "--checkpoint") -> Checkpoint:
+    """The hebbian checkpoint ``path`` of a training run of ``task``; refuses other models, other tasks
+    (naming the task it belongs to) and encoder files."""
+    checkpoint = load_checkpoint(path, model="hebbian")
+    found, kind = checkpoint.config.get("task"), checkpoint.config.get("kind")
+    if found == task:
+        return checkpoint
+    what = f"checkpoint {str(path)!r} is not a trained hebbian {task} network"
+    if kind is not None:
+        raise CheckpointError(f"{what}: it holds pre-trained encoders ({kind!r}); give it as --encoders, and "
+                              f"{flag} a checkpoint of a hebbian {task} training run")  # fmt: skip
+    if found in TASKS:
+        raise CheckpointError(f"{what}: it is a checkpoint of --task {found}")
+    raise CheckpointError(what)
+
+
+def checkpoint_settings(checkpoint: Checkpoint, resolve: Callable[[argparse.Namespace], dict[str, Any]]
+                        ) -> dict[str, Any]:  # fmt: skip
+    """The settings ``checkpoint`` was trained with: its stored flags (each checked as on the command line;
+    flags it predates take their defaults), resolved by the task's ``resolve``."""
+    source = f"checkpoint {str(checkpoint.path)!r}"
+    parser = train_parser()
+    check_stored_flags(checkpoint.config, parser, source)
+    namespace = parser.parse_args([])
+    for key, value in checkpoint.config.items():
+        setattr(namespace, key, value)
+    try:
+        return resolve(namespace)
+    except UserError as exc:
+        raise CheckpointError(f"{source} holds settings that do not work: {exc}") from None
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise CheckpointError(f"{source} holds unusable settings ({type(exc).__name__}: {exc})") from None
 
 
 #: Seed values of flags whose default differs between tasks (the reinforcement-learning task clips
@@ -51,3 +94,23 @@ def add_model_names(settings: dict[str, Any]) -> dict[str, Any]:
         dampening=settings["dampening_factor"],
     )
     return settings
+
+
+@contextmanager
+def memory_errors_refused() -> Iterator[None]:
+    """Turn "cannot allocate" (CPU) and "out of memory" (CUDA) errors into one line: the sizes asked for
+    (``--batch-size``, ``--memory-size``, ``--embedding-size``, ``--num-time-steps``, ...) do not fit."""
+    try:
+        yield
+    except (MemoryError, RuntimeError) as exc:
+        text = str(exc)
+        memory = isinstance(exc, MemoryError) or "can't allocate" in text or "out of memory" in text
+        if not memory:
+            raise
+        size = re.search(r"ried to allocate (\d+(?:\.\d+)? ?[A-Za-z]+)", text)
+        detail = size.group(1) if size else ""
+        raise UserError(
+            "the network or a batch does not fit in memory"
+            + (f" (an allocation of {detail})" if detail else "")
+            + "; use smaller --batch-size, --memory-size, --embedding-size or --num-time-steps"
+        ) from None

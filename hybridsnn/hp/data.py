@@ -34,12 +34,19 @@ def image_tensors(
         if subset < 1:
             raise UserError(f"subset size must be >= 1 samples, got {subset}")
         data = data.subset(min(subset, len(data)))
-    images = torch.from_numpy(np.asarray(data.x, dtype=np.float32) / 255.0)
+    return pixel_tensors(data.x, dataset), torch.from_numpy(data.y)
+
+
+def pixel_tensors(pixels: np.ndarray, dataset: str) -> Tensor:
+    """Images ``[N, H, W]`` / ``[N, H, W, C]`` (uint8 0..255, or floats in [0, 1]) as the network's input
+    ``[N, C, H, W]`` float32: ToTensor values, CIFAR-10 normalised with the seed's statistics."""
+    scale = 255.0 if pixels.dtype == np.uint8 else 1.0
+    images = torch.from_numpy(np.asarray(pixels, dtype=np.float32) / scale)
     images = images.permute(0, 3, 1, 2) if images.dim() == 4 else images.unsqueeze(1)
     if dataset == "cifar10":
         mean = torch.tensor(CIFAR_MEAN).view(1, 3, 1, 1)
         images = (images - mean) / torch.tensor(CIFAR_STD).view(1, 3, 1, 1)
-    return images.contiguous(), torch.from_numpy(data.y)
+    return images.contiguous()
 
 
 def crop_flip(images: Tensor) -> Tensor:

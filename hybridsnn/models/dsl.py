@@ -11,7 +11,6 @@ configuration stored in ``--checkpoint``.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,12 @@ import torch
 
 from hybridsnn.atomic import write_json
 from hybridsnn.checkpoint import Checkpoint, load_checkpoint
+from hybridsnn.checks import values
+from hybridsnn.checks.arrays import check_labels
+from hybridsnn.checks.flags import refuse_training_flags
+from hybridsnn.checks.values import check_stored_flags
 from hybridsnn.data import read_image_file
+from hybridsnn.data.image_files import read_label_file
 from hybridsnn.dsl.block import dsl_lif_config
 from hybridsnn.dsl.data import (
     DATASETS,
@@ -34,9 +38,10 @@ from hybridsnn.dsl.network import ARCHITECTURES, DSLNetwork, build_network, get_
 from hybridsnn.dsl.rules import RULES
 from hybridsnn.dsl.training import OPTIMIZERS, DSLSteps, make_optimizers, make_schedulers
 from hybridsnn.errors import CheckpointError, UserError
-from hybridsnn.results import Run, read_metrics
+from hybridsnn.results import Run, read_json_file, read_metrics
 from hybridsnn.spiking import (
     BestMetric,
+    check_resume,
     configure_threads,
     evaluate,
     fit,
@@ -48,6 +53,8 @@ from hybridsnn.spiking import (
 SEED_DEFAULT = 1234
 QUICK_TRAIN, QUICK_TEST = 2000, 1000
 CONFUSION_FILE = "confusion.json"
+#: Classes of every DSL dataset (MNIST, Fashion-MNIST, CIFAR-10, SVHN).
+CLASSES = 10
 PREDICTIONS_FILE = "predictions.json"
 #: Settings that define the network; ``test``/``predict`` take them from the checkpoint.
 NETWORK_KEYS = (
@@ -70,16 +77,32 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         return
     parser.set_defaults(seed=SEED_DEFAULT)
     add = parser.add_argument
-    add("--batch-size", type=int, default=100, help="samples per batch (default: 100)")
+    add("--batch-size", type=values.count, default=100, help="samples per batch, >= 1 (default: 100)")
     add("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     add("--amp", action="store_true", help="bfloat16 mixed precision on CUDA (no effect on CPU)")
     add("--compile", action="store_true", help="torch.compile the fixed-weight windows (evaluation, BELL)")
-    add("--threads", type=int, default=None, help="CPU threads of torch (default: torch's choice)")
-    add("--test-subset", type=int, default=None, metavar="N", help="evaluate on the first N test samples")
+    add(
+        "--threads",
+        type=values.count,
+        default=None,
+        help="CPU threads of torch, >= 1 (default: torch's choice)",
+    )
     if command == "predict":
         add("--input", required=True, metavar="PATH", help="images to classify: .npy, IDX or PNG/JPEG")
-        add("--labels", default=None, metavar="PATH", help="optional true labels (.npy or IDX) for accuracy")
+        add(
+            "--labels",
+            default=None,
+            metavar="PATH",
+            help="optional true labels (.npy, IDX or text; one class number per image) for the accuracy",
+        )
         return
+    add(
+        "--test-subset",
+        type=values.count,
+        default=None,
+        metavar="N",
+        help="evaluate on the first N >= 1 test samples (default: all)",
+    )
     if command == "test":
         return
     add("--dataset", default="MNIST", help=f"one of {', '.join(DATASETS)} (default: MNIST)")
@@ -90,27 +113,42 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         help=f"one of {', '.join(ARCHITECTURES)} (default: MNISTDNN)",
     )
     add("--learning-rule", default="ELL", choices=RULES, help="local learning rule (default: ELL)")
-    add("--epochs", type=int, default=200, help="training epochs (default: 200)")
-    add("--lr", type=float, default=5e-4, help="initial learning rate (default: 5e-4)")
+    add("--epochs", type=values.count, default=200, help="training epochs, >= 1 (default: 200)")
+    add("--lr", type=values.positive, default=5e-4, help="initial learning rate, > 0 (default: 5e-4)")
     add(
         "--lr-decay-milestones",
-        type=int,
+        type=values.count,
         nargs="+",
         default=[100, 200],
         metavar="EPOCH",
-        help="multiply the lr by --lr-decay-fact after these epochs (default: 100 200)",
+        help="multiply the lr by --lr-decay-fact after each of these epochs >= 1 (default: 100 200)",
     )
-    add("--lr-decay-fact", type=float, default=0.1, help="lr decay factor (default: 0.1)")
+    add(
+        "--lr-decay-fact",
+        type=values.number(0.0, 1.0, open_min=True),
+        default=0.1,
+        help="lr decay factor, in (0, 1] (default: 0.1)",
+    )
     add(
         "--optimizer",
         default="adam101",
         choices=OPTIMIZERS,
         help="adam101: Adam with torch 1.0.1's formula as in the seed (default); adam: torch's Adam",
     )
-    add("--dim-in-decoder", type=int, default=1024, help="target input size of conv local classifiers")
-    add("--thresh", type=float, default=1.0, help="firing threshold θ (default: 1)")
-    add("--tau", type=float, default=1.0, help="membrane time constant in steps, decay exp(-1/τ) (default 1)")
-    add("--time-window", type=int, default=10, help="time steps T per sample (default: 10)")
+    add(
+        "--dim-in-decoder",
+        type=values.count,
+        default=1024,
+        help="target input size (>= 1) of the local classifiers of conv blocks (default: 1024)",
+    )
+    add("--thresh", type=values.positive, default=1.0, help="firing threshold θ, > 0 (default: 1)")
+    add(
+        "--tau",
+        type=values.positive,
+        default=1.0,
+        help="membrane time constant in time steps, > 0; decay exp(-1/τ) per step (default: 1)",
+    )
+    add("--time-window", type=values.count, default=10, help="time steps T per sample, >= 1 (default: 10)")
     add("--fa", action="store_true", help="feedback-alignment (Kolen-Pollack-like) local classifiers")
     add("--random-matrix", action="store_true", help="fixed random local classifiers")
     add("--encoding", default="real", choices=ENCODINGS, help="input coding (default: real = direct current)")
@@ -120,7 +158,13 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         default=True,
         help="log every block's local accuracy (always on, as in the seed)",
     )
-    add("--train-subset", type=int, default=None, metavar="N", help="train on the first N training samples")
+    add(
+        "--train-subset",
+        type=values.count,
+        default=None,
+        metavar="N",
+        help="train on the first N >= 1 training samples (default: all)",
+    )
 
 
 # -- building -------------------------------------------------------------------------------------------
@@ -135,11 +179,12 @@ def network_from(settings: dict[str, Any]) -> DSLNetwork:
             f"model {arch.name} takes {arch.input_shape} images but {dataset} has "
             f"{DATASETS[dataset].shape}; pick a model for this dataset"
         )
-    for key in ("time_window", "dim_in_decoder"):
-        if settings[key] < 1:
-            raise UserError(f"--{key.replace('_', '-')} must be >= 1, got {settings[key]}")
     if settings["fa"] and settings["random_matrix"]:
-        raise UserError("--fa and --random-matrix exclude each other")
+        raise UserError("--fa and --random-matrix exclude each other (trained feedback alignment, or fixed "
+                        "random local classifiers); give one")  # fmt: skip
+    if settings["encoding"] == "latency" and settings["time_window"] < 2:
+        raise UserError(f"--encoding latency needs --time-window >= 2 (a pixel x spikes at step "
+                        f"round((T - 1)(1 - x))), got --time-window {settings['time_window']}")  # fmt: skip
     decoder = "fa" if settings["fa"] else "random" if settings["random_matrix"] else "trained"
     lif = dsl_lif_config(settings["tau"], settings["thresh"])
     return build_network(arch.name, lif=lif, dim_in_decoder=settings["dim_in_decoder"], decoder=decoder)
@@ -156,8 +201,17 @@ def _maybe_compile(network: DSLNetwork, enabled: bool) -> None:
             block.window = torch.compile(block.window)  # type: ignore[method-assign]
 
 
+def _train_parser() -> argparse.ArgumentParser:
+    """The parser of ``hybridsnn train dsl``: its flags' types check stored settings."""
+    from hybridsnn.cli import build_model_parser
+
+    return build_model_parser("hybridsnn", "train", "dsl")
+
+
 def _load_model_checkpoint(path: str) -> Checkpoint:
+    """The DSL checkpoint at ``path``, with the network settings the train flags could have produced."""
     checkpoint = load_checkpoint(path, model="dsl")
+    check_stored_flags(checkpoint.config, _train_parser(), f"checkpoint {path!r}")
     missing = [key for key in NETWORK_KEYS if key not in checkpoint.config]
     if missing:
         raise CheckpointError(f"checkpoint {path!r} lacks the DSL setting(s) {', '.join(missing)}")
@@ -165,9 +219,44 @@ def _load_model_checkpoint(path: str) -> Checkpoint:
 
 
 def _network_from_checkpoint(checkpoint: Checkpoint, device: torch.device) -> DSLNetwork:
-    network = network_from(checkpoint.config)
+    source = f"checkpoint {str(checkpoint.path)!r}"
+    try:
+        network = network_from(checkpoint.config)
+    except UserError as exc:
+        raise CheckpointError(f"{source} holds settings that build no DSL network: {exc}") from None
     restore_state(checkpoint, {"model": network})
     return network.to(device)
+
+
+def _predict_images(args: argparse.Namespace, config: dict[str, Any]) -> np.ndarray:
+    """The ``--input`` images, of the shape of the checkpoint's dataset."""
+    return read_image_file(args.input, DATASETS[canonical_dataset(config["dataset"])].shape)
+
+
+def validate(args: argparse.Namespace, command: str) -> None:
+    """Everything that can be refused before the run folder is created (or a resumed run is reopened): the
+    stored flags of a resumed run and its last checkpoint, the dataset/model/rule combination, the device,
+    the ``--checkpoint`` (its settings, and that it fits the network), ``--input`` and ``--labels``."""
+    if command == "plot":
+        return
+    select_device(args.device)
+    if command == "train":
+        if args.resume:
+            check_stored_flags(vars(args), _train_parser(), f"--resume {args.resume!r}: config.json")
+        network = network_from(vars(args))
+        if args.checkpoint:
+            restore_state(_load_model_checkpoint(args.checkpoint), {"model": network})
+        if args.resume:
+            check_resume(args.resume, "dsl", {"model": network_from(vars(args))}, args.seed)
+        return
+    if getattr(args, "test", False):  # train dsl --test
+        refuse_training_flags(args, "dsl")
+    checkpoint = _load_model_checkpoint(args.checkpoint)
+    _network_from_checkpoint(checkpoint, torch.device("cpu"))
+    if command == "predict":
+        images = _predict_images(args, checkpoint.config)
+        if args.labels is not None:
+            read_label_file(args.labels, count=len(images), classes=CLASSES)
 
 
 def _save_confusion(run: Run, steps: DSLSteps, dataset: str) -> None:
@@ -317,13 +406,11 @@ def test(args: argparse.Namespace, run: Run) -> dict:
 def predict(args: argparse.Namespace, run: Run) -> dict:
     """Classify the images in ``--input``; writes ``predictions.json`` and prints one class per image."""
     device = _runtime(args)
-    if args.checkpoint is None:
-        raise UserError("predict needs --checkpoint PATH (a trained DSL checkpoint)")
     checkpoint = _load_model_checkpoint(args.checkpoint)
     config = checkpoint.config
     dataset = canonical_dataset(config["dataset"])
     network = _network_from_checkpoint(checkpoint, device)
-    images = read_image_file(args.input, DATASETS[dataset].shape)
+    images = _predict_images(args, config)
     transform = image_transform(dataset, train=False, encoding=config["encoding"])
     batch = torch.stack([transform(image) for image in images])
     steps = DSLSteps(
@@ -340,7 +427,7 @@ def predict(args: argparse.Namespace, run: Run) -> dict:
     predicted = counts.argmax(dim=-1).numpy()
     metrics: dict[str, Any] = {"samples": len(predicted)}
     if args.labels is not None:
-        labels = read_labels(args.labels, len(predicted))
+        labels = read_label_file(args.labels, count=len(predicted), classes=CLASSES)
         metrics["accuracy"] = float((predicted == labels).mean())
     write_json(
         run.path / PREDICTIONS_FILE,
@@ -358,17 +445,19 @@ def predict(args: argparse.Namespace, run: Run) -> dict:
     )
 
 
-def read_labels(path: str, count: int) -> np.ndarray:
-    """Integer labels from ``.npy`` or IDX, one per predicted image."""
-    from hybridsnn.data import read_idx
-
-    if not Path(path).is_file():
-        raise UserError(f"labels file {path!r} does not exist")
-    labels = np.load(path, allow_pickle=False) if path.endswith(".npy") else read_idx(path)
-    labels = np.asarray(labels).reshape(-1)
-    if len(labels) != count:
-        raise UserError(f"labels file {path!r} holds {len(labels)} labels for {count} images")
-    return labels.astype(np.int64)
+def _read_confusion(path: Path) -> tuple[str, np.ndarray, np.ndarray]:
+    """``(dataset, labels, predictions)`` of a run's ``confusion.json``, checked (a one-line error if not)."""
+    data = read_json_file(path, "confusion file")
+    where = f"confusion file {str(path)!r}"
+    if not isinstance(data.get("labels"), list) or not isinstance(data.get("predictions"), list):
+        raise UserError(f"{where} lacks the lists 'labels' and 'predictions'")
+    try:
+        labels, predictions = (np.asarray(data[key], dtype=float) for key in ("labels", "predictions"))
+    except (TypeError, ValueError):
+        raise UserError(f"{where} holds labels or predictions that are not numbers") from None
+    labels = check_labels(labels, f"{where}: 'labels'", classes=CLASSES)
+    predictions = check_labels(predictions, f"{where}: 'predictions'", count=len(labels), classes=CLASSES)
+    return str(data.get("dataset", "?")), labels, predictions
 
 
 def plot(args: argparse.Namespace) -> list[Path]:
@@ -401,9 +490,9 @@ def plot(args: argparse.Namespace) -> list[Path]:
         )
     confusion = run_dir / CONFUSION_FILE
     if confusion.is_file():
-        data = json.loads(confusion.read_text(encoding="utf-8"))
-        cm = plots.confusion_matrix(data["labels"], data["predictions"], n_classes=10)
-        written.append(plots.plot_confusion(cm, out / "confusion.png", title=f"DSL {data['dataset']} (test)"))
+        dataset, labels, predictions = _read_confusion(confusion)
+        cm = plots.confusion_matrix(labels, predictions, n_classes=CLASSES)
+        written.append(plots.plot_confusion(cm, out / "confusion.png", title=f"DSL {dataset} (test)"))
     if not written:
         raise UserError(f"run directory {str(run_dir)!r} has no DSL metrics or confusion matrix to plot")
     return written

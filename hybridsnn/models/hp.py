@@ -13,6 +13,9 @@ Tasks (``--task``), each with the seed's defaults and a ``--quick`` variant:
 Noise/occlusion sweeps and the continual-learning average accuracies go to ``metrics.jsonl`` as splits
 ``noise``/``occlusion`` (x = ``level``) and ``tasks`` (x = ``task``); ``hybridsnn plot hp RUN_DIR [RUN_DIR…]``
 draws them, several runs (HP, GP, LP) on one figure.
+
+A flag the chosen task or method does not read (``--task simple --ways 3``, ``--method gp --local-lr …``) is
+refused, not ignored; :func:`validate` checks flags, checkpoints and inputs before a run folder exists.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +32,14 @@ import torch
 from torch import Tensor, nn
 
 from hybridsnn.checkpoint import Checkpoint, load_checkpoint
+from hybridsnn.checks import values
+from hybridsnn.checks.flags import refuse_flags_not_read, refuse_repeats, refuse_training_flags
+from hybridsnn.checks.values import check_stored_flags
 from hybridsnn.data import read_image_file
 from hybridsnn.errors import CheckpointError, UserError
-from hybridsnn.hp.cnn import HPConvNet, get_cnn_config
+from hybridsnn.hp.cnn import CNNConfig, HPConvNet, get_cnn_config
 from hybridsnn.hp.corruption import NOISE_MODES, add_noise, occlude_center
-from hybridsnn.hp.data import TensorBatches, crop_flip, image_tensors
+from hybridsnn.hp.data import TensorBatches, crop_flip, image_tensors, pixel_tensors
 from hybridsnn.hp.fewshot import (
     EpisodeSampler,
     FewShotConfig,
@@ -49,11 +56,13 @@ from hybridsnn.hp.training import ClassifierSteps, make_optimizers, one_hot_mse
 from hybridsnn.results import Run, read_metrics
 from hybridsnn.spiking import (
     BestMetric,
+    check_resume,
     checkpoint_payload,
     configure_threads,
     count_correct,
     evaluate,
     fit,
+    log_metrics_once,
     restore_state,
     seed_everything,
     select_device,
@@ -76,24 +85,60 @@ DEFAULTS = {
     "multitask": {"epochs": 10, "batch_size": 100, "lr": 5e-4, "local_lr": 5e-5, "dataset": "mnist"},
     "fewshot": {"epochs": None, "batch_size": None, "lr": 8e-5, "local_lr": 3e-5, "dataset": "omniglot"},
 }
+#: ``--quick``: ≤ ~1 CPU-minute per task with clear learning (README "Quick runs"): MLP tasks 1 epoch on
+#: 20 000 images (multitask: per task), few-shot 150 meta-iterations tested every 50 on 50 episodes.
 QUICK = {
-    "train_subset": 2000,
+    "train_subset": 20000,
     "test_subset": 1000,
     "epochs": 1,
-    "iterations": 20,
-    "test_episodes": 20,
+    "iterations": 150,
+    "eval_every": 50,
+    "test_episodes": 50,
     "tasks": 3,
     "hidden": 128,
 }
-#: The CNNs are ~50× costlier per image than the MLPs: their quick runs use fewer images.
-QUICK_CNN_SUBSETS = (300, 200)
+#: The full CNNs take ~0.14 CPU-s per training image, too slow to learn in a minute: their quick runs use a
+#: narrower CNN (conv channels / 8, hidden dense stages / 4; same neurons, rule and decoding), batches of 20
+#: and fewer images (train, test).
+QUICK_CNN_SUBSETS = (6000, 500)
+QUICK_CNN_BATCH = 20
+QUICK_CNN_DIVISORS = (8, 4)
 #: Sweep levels of the seed: simple example noise 0..6; tolerance tests occlusion and noise 0..14.
 SWEEP_DEFAULTS = {"simple": list(range(7)), "tolerance": list(range(15))}
 CIFAR_SGD_LR = 0.08
+#: Highest sweep levels: noise variance 0.01·100 = 1 (salt then hits every pixel); occlusion 14 blanks the
+#: whole 28×28 image (the sweeps run on the 28×28 tasks simple and tolerance).
+MAX_NOISE_LEVEL, MAX_OCCLUSION_LEVEL = 100, 14
+IMAGE_TASKS = ("simple", "tolerance", "classification")
+EPOCH_TASKS = (*IMAGE_TASKS, "multitask")
+SWEEP_TASKS = ("simple", "tolerance")
+FEWSHOT_FLAGS = ("iterations", "eval_every", "ways", "shots", "omniglot_sets", "test_episodes")
+#: The task-specific flags of ``train`` and the tasks that read them (others are refused for other tasks).
+TRAIN_FLAGS_OF = {
+    **{name: EPOCH_TASKS for name in ("dataset", "epochs", "batch_size", "train_subset", "test_subset")},
+    **{name: SWEEP_TASKS for name in ("noise_levels", "noise")},
+    "occlusion_levels": ("tolerance",),
+    **{name: ("multitask",) for name in ("tasks", "meta_tasks", "hidden", "sparsity", "ewc_lambda")},
+    **{name: ("fewshot",) for name in FEWSHOT_FLAGS},
+}
+#: The same for ``test`` (what each task's evaluation reads).
+TEST_FLAGS_OF = {
+    "batch_size": IMAGE_TASKS,
+    "test_subset": EPOCH_TASKS,
+    **{name: SWEEP_TASKS for name in ("noise_levels", "noise")},
+    "occlusion_levels": ("tolerance",),
+    "test_episodes": ("fewshot",),
+}
+#: Training flags that only some methods read: the meta-local parameters α, β, η (trained at --local-lr)
+#: exist for hp and lp, the replay meta phase trains them (hp), EWC's penalty is method ewc's.
+METHOD_FLAGS_OF = {"local_lr": ("hp", "lp"), "meta_tasks": ("hp",), "ewc_lambda": ("ewc",)}
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
-    """HP flags of ``train``/``test``/``predict`` (``plot`` takes extra run directories to compare)."""
+    """HP flags of ``train``/``test``/``predict`` (``plot`` takes extra run directories to compare).
+
+    Task-specific flags are refused for the tasks that do not read them (:data:`TRAIN_FLAGS_OF`).
+    """
     add = parser.add_argument
     if command == "plot":
         add("compare", nargs="*", metavar="RUN_DIR", help="more run directories drawn on the same figures")
@@ -102,49 +147,125 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     add(
         "--method",
         default=None,
-        help="hp, gp, lp (simple), ewc (multitask); default hp; test: checked against the checkpoint",
+        help="hp, gp, lp (simple), ewc (multitask); default hp; test/predict: checked against the checkpoint",
     )
     add("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    add("--threads", type=int, default=1, help="CPU threads of torch (default: 1)")
-    add("--batch-size", type=int, default=None, help="samples per batch (default: the seed's)")
-    add("--test-subset", type=int, default=None, metavar="N", help="evaluate on the first N test samples")
-    add(
-        "--noise-levels",
-        type=int,
-        nargs="+",
-        default=None,
-        metavar="I",
-        help="Gaussian noise levels (variance 0.01·I) of the sweep (default: simple 0..6, tolerance 0..14)",
-    )
-    add(
-        "--occlusion-levels",
-        type=int,
-        nargs="+",
-        default=None,
-        metavar="I",
-        help="occlusion levels (central 2I×2I square) of the tolerance sweep (default: 0..14)",
-    )
-    add("--noise", default="gaussian", choices=NOISE_MODES, help="noise of the sweep (default: gaussian)")
-    add("--test-episodes", type=int, default=100, help="few-shot test episodes (default: 100)")
+    add("--threads", type=values.count, default=1, help="CPU threads of torch, >= 1 (default: 1)")
     if command == "predict":
         add("--input", required=True, metavar="PATH", help="images to classify: .npy, IDX or PNG")
         return
+    add(
+        "--batch-size",
+        type=values.count,
+        default=None,
+        help="samples per batch, >= 1 (default: the seed's; test: the checkpoint's)",
+    )
+    add(
+        "--test-subset",
+        type=values.count,
+        default=None,
+        metavar="N",
+        help="evaluate on the first N >= 1 test samples (default: all)",
+    )
+    add(
+        "--noise-levels",
+        type=values.integer(0, MAX_NOISE_LEVEL),
+        nargs="+",
+        default=None,
+        metavar="I",
+        help=f"noise levels I = 0..{MAX_NOISE_LEVEL} of the sweep (variance 0.01·I) of --task simple and "
+        "tolerance (default: simple 0..6, tolerance 0..14)",
+    )
+    add(
+        "--occlusion-levels",
+        type=values.integer(0, MAX_OCCLUSION_LEVEL),
+        nargs="+",
+        default=None,
+        metavar="I",
+        help=f"occlusion levels I = 0..{MAX_OCCLUSION_LEVEL} (central 2I×2I pixel square set to 0) of the "
+        "--task tolerance sweep (default: 0..14)",
+    )
+    add(
+        "--noise",
+        default="gaussian",
+        choices=NOISE_MODES,
+        help="noise of the sweep of --task simple and tolerance (default: gaussian)",
+    )
+    add(
+        "--test-episodes",
+        type=values.count,
+        default=100,
+        help="few-shot test episodes, >= 1 (default: 100)",
+    )
     if command == "test":
         return
-    add("--dataset", default=None, help="mnist, fashion-mnist or cifar10 (classification); default mnist")
-    add("--epochs", type=int, default=None, help="training epochs (per task for multitask; default: seed's)")
-    add("--lr", type=float, default=None, help="learning rate of the GP weights (default: seed's)")
-    add("--local-lr", type=float, default=None, help="learning rate of α, β, η (default: seed's)")
-    add("--train-subset", type=int, default=None, metavar="N", help="train on the first N training samples")
-    add("--tasks", type=int, default=50, help="multitask: number of permuted-MNIST tasks (default: 50)")
-    add("--meta-tasks", type=int, default=35, help="multitask: tasks followed by the replay meta phase")
-    add("--hidden", type=int, default=1024, help="multitask: hidden layer size (default: 1024)")
-    add("--sparsity", type=float, default=0.03, help="multitask: fraction of ones in task masks")
-    add("--ewc-lambda", type=float, default=5000.0, help="multitask EWC strength (default: 5000)")
-    add("--iterations", type=int, default=1_000_000, help="few-shot meta iterations (default: 1e6)")
-    add("--eval-every", type=int, default=1000, help="few-shot: test every N iterations (default: 1000)")
-    add("--ways", type=int, default=5, help="few-shot N-way (default: 5)")
-    add("--shots", type=int, default=1, help="few-shot K-shot (default: 1)")
+    add(
+        "--dataset",
+        default=None,
+        help="mnist or fashion-mnist (simple, tolerance, multitask), or cifar10 (classification); "
+        "default mnist; fewshot always uses omniglot",
+    )
+    add(
+        "--epochs",
+        type=values.count,
+        default=None,
+        help="training epochs, >= 1 (per task for multitask; default: the seed's)",
+    )
+    add(
+        "--lr",
+        type=values.positive,
+        default=None,
+        help="learning rate of the GP weights, > 0 (default: seed's)",
+    )
+    add(
+        "--local-lr",
+        type=values.positive,
+        default=None,
+        help="learning rate of α, β, η, > 0 (default: seed's)",
+    )
+    add(
+        "--train-subset",
+        type=values.count,
+        default=None,
+        metavar="N",
+        help="train on the first N >= 1 training samples (default: all)",
+    )
+    add("--tasks", type=values.count, default=50, help="multitask: permuted-MNIST tasks, >= 1 (default: 50)")
+    add(
+        "--meta-tasks",
+        type=values.non_negative_integer,
+        default=35,
+        help="multitask: the first N >= 0 tasks are followed by the replay meta phase (default: 35)",
+    )
+    add(
+        "--hidden", type=values.count, default=1024, help="multitask: hidden layer size, >= 1 (default: 1024)"
+    )
+    add(
+        "--sparsity",
+        type=values.number(0.0, 1.0, open_min=True),
+        default=0.03,
+        help="multitask: fraction of ones in the task masks, in (0, 1] (default: 0.03)",
+    )
+    add(
+        "--ewc-lambda",
+        type=values.non_negative,
+        default=5000.0,
+        help="multitask --method ewc: EWC strength, >= 0 (default: 5000)",
+    )
+    add(
+        "--iterations",
+        type=values.count,
+        default=1_000_000,
+        help="few-shot meta iterations, >= 1 (default: 1e6)",
+    )
+    add(
+        "--eval-every",
+        type=values.count,
+        default=1000,
+        help="few-shot: test every N >= 1 iterations (default: 1000)",
+    )
+    add("--ways", type=values.integer(2), default=5, help="few-shot N-way, >= 2 (default: 5)")
+    add("--shots", type=values.count, default=1, help="few-shot K-shot, >= 1 (default: 1)")
     add(
         "--omniglot-sets",
         default="small",
@@ -170,13 +291,7 @@ def settings_from(args: argparse.Namespace) -> dict[str, Any]:
             f"--method {method!r} is not available for task {task}; allowed: {', '.join(METHODS[task])}"
         )
     defaults = DEFAULTS[task]
-    dataset = args.dataset or defaults["dataset"]
-    if task == "fewshot":
-        dataset = "omniglot"
-    elif task == "classification":
-        get_cnn_config(dataset)
-    elif dataset not in ("mnist", "fashion-mnist"):
-        raise UserError(f"task {task} runs on mnist or fashion-mnist, got --dataset {dataset!r}")
+    dataset = check_dataset(task, args.dataset or defaults["dataset"])
     settings = {
         "task": task,
         "method": method,
@@ -213,15 +328,43 @@ def settings_from(args: argparse.Namespace) -> dict[str, Any]:
         settings["train_subset"] = min(settings["train_subset"] or train_cap, train_cap)
         settings["test_subset"] = min(settings["test_subset"] or test_cap, test_cap)
         settings["iterations"] = min(settings["iterations"], QUICK["iterations"])
-        settings["eval_every"] = min(settings["eval_every"], settings["iterations"])
+        settings["eval_every"] = min(settings["eval_every"], QUICK["eval_every"], settings["iterations"])
+        if task == "classification":
+            settings["cnn_divisors"] = list(QUICK_CNN_DIVISORS)
+            if args.batch_size is None:
+                settings["batch_size"] = QUICK_CNN_BATCH
         settings["test_episodes"] = min(settings["test_episodes"], QUICK["test_episodes"])
         settings["tasks"] = min(settings["tasks"], QUICK["tasks"])
         settings["hidden"] = min(settings["hidden"], QUICK["hidden"])
         settings["sparsity"] = max(settings["sparsity"], 0.3)
-    for key in ("epochs", "batch_size", "tasks", "hidden", "iterations", "eval_every", "test_episodes"):
-        if settings[key] < 1:
-            raise UserError(f"--{key.replace('_', '-')} must be >= 1, got {settings[key]}")
-    return settings
+    return settings  # counts are >= 1 already: their flags' type is values.count
+
+
+def cnn_config(settings: dict[str, Any]) -> CNNConfig:
+    """The dataset's CNN; a ``--quick`` run's is narrower (``cnn_divisors``: conv channels and hidden dense
+    stages divided by them), with the same neurons, rule, time steps and decoding."""
+    config = get_cnn_config(settings["dataset"])
+    if not settings.get("cnn_divisors"):
+        return config
+    conv_div, dense_div = settings["cnn_divisors"]
+    convs = tuple(
+        replace(
+            c,
+            channels_in=c.channels_in if i == 0 else c.channels_in // conv_div,
+            channels_out=c.channels_out // conv_div,
+        )
+        for i, c in enumerate(config.convs)
+    )
+    last = len(config.dense) - 1
+    dense = tuple(
+        replace(
+            d,
+            n_in=d.n_in // conv_div if i == 0 else d.n_in // dense_div,
+            n_out=d.n_out if i == last else d.n_out // dense_div,
+        )
+        for i, d in enumerate(config.dense)
+    )
+    return replace(config, convs=convs, dense=dense)
 
 
 def build_network(settings: dict[str, Any]) -> nn.Module:
@@ -232,10 +375,15 @@ def build_network(settings: dict[str, Any]) -> nn.Module:
     if task == "tolerance":
         return HPMLP(TOLERANCE, method)
     if task == "classification":
-        return HPConvNet(get_cnn_config(settings["dataset"]), method)
+        return HPConvNet(cnn_config(settings), method)
     if task == "multitask":
         return MultitaskNet(MultitaskConfig(hidden=settings["hidden"], sparsity=settings["sparsity"]), method)
-    return FewShotNet(FewShotConfig(ways=settings["ways"], shots=settings["shots"]), method)
+    config = FewShotConfig(ways=settings["ways"], shots=settings["shots"])
+    lrs = {
+        "weight_lr": settings.get("lr", config.weight_lr),
+        "meta_lr": settings.get("local_lr", config.meta_lr),
+    }
+    return FewShotNet(replace(config, **lrs), method)
 
 
 def _device(args: argparse.Namespace) -> torch.device:
@@ -243,33 +391,142 @@ def _device(args: argparse.Namespace) -> torch.device:
     return select_device(args.device)
 
 
-def load_matching_checkpoint(path: str, args: argparse.Namespace) -> Checkpoint:
-    """The HP checkpoint at ``path``; refuses one of another task, or of another ``--method`` if given.
+def _train_parser() -> argparse.ArgumentParser:
+    """The parser of ``hybridsnn train hp``: its flags' types check stored settings."""
+    from hybridsnn.cli import build_model_parser
+
+    return build_model_parser("hybridsnn", "train", "hp")
+
+
+def check_dataset(task: str, dataset: str) -> str:
+    """``dataset`` if ``task`` runs on it (fewshot: always omniglot)."""
+    if task == "fewshot":
+        return "omniglot"
+    if task == "classification":
+        get_cnn_config(dataset)
+    elif dataset not in ("mnist", "fashion-mnist"):
+        raise UserError(f"task {task} runs on mnist or fashion-mnist, got --dataset {dataset!r}")
+    return dataset
+
+
+#: Settings a checkpoint's config must hold besides task, method and dataset (its network and test read them).
+CHECKPOINT_KEYS = {
+    **{task: ("batch_size",) for task in IMAGE_TASKS},
+    "multitask": ("hidden", "sparsity", "tasks"),
+    "fewshot": ("ways", "shots", "omniglot_sets", "seed"),
+}
+
+
+def load_matching_checkpoint(path: str, args: argparse.Namespace, method: str | None = None) -> Checkpoint:
+    """The HP checkpoint at ``path``; refuses one of another task, or of another method (``method``, else
+    ``--method`` if given), and one whose stored settings are not what the train flags could produce.
 
     The seed's tolerance tests defaulted to crossed model/name pairs and silently loaded a GP state into an
     HP model (hp_snn §2.3); here the stored task and method must match what the command asks for.
     """
     checkpoint = load_checkpoint(path, model="hp")
-    config = checkpoint.config
+    config, source = checkpoint.config, f"checkpoint {path!r}"
+    check_stored_flags(config, _train_parser(), source)
     missing = [key for key in ("task", "method", "dataset") if key not in config]
+    missing += [key for key in CHECKPOINT_KEYS.get(config.get("task"), ()) if key not in config]
     if missing:
-        raise CheckpointError(f"checkpoint {path!r} lacks the HP setting(s) {', '.join(missing)}")
-    if config["task"] != args.task:
+        raise CheckpointError(f"{source} lacks the HP setting(s) {', '.join(missing)}")
+    task = config["task"]
+    if task != args.task:
+        raise CheckpointError(f"{source} was trained for task {task!r}, not --task {args.task}")
+    if config["method"] not in METHODS[task]:
+        raise CheckpointError(f"{source} holds method {config['method']!r}; task {task} has methods "
+                              f"{', '.join(METHODS[task])}")  # fmt: skip
+    expected = method or args.method
+    if expected is not None and config["method"] != expected:
         raise CheckpointError(
-            f"checkpoint {path!r} was trained for task {config['task']!r}, not --task {args.task}"
+            f"{source} holds a {config['method']!r} model, not --method {expected}; pass the matching "
+            "checkpoint"
         )
-    if args.method is not None and config["method"] != args.method:
-        raise CheckpointError(
-            f"checkpoint {path!r} holds a {config['method']!r} model, not --method "
-            f"{args.method}; pass the matching checkpoint"
-        )
+    try:
+        check_dataset(task, config["dataset"])
+    except UserError as exc:
+        raise CheckpointError(f"{source} holds an unusable dataset: {exc}") from None
     return checkpoint
 
 
 def _network_from_checkpoint(checkpoint: Checkpoint, device: torch.device) -> nn.Module:
-    network = build_network(checkpoint.config)
+    source = f"checkpoint {str(checkpoint.path)!r}"
+    try:
+        network = build_network(checkpoint.config)
+    except UserError as exc:
+        raise CheckpointError(f"{source} holds settings that build no HP network: {exc}") from None
+    except (TypeError, ValueError, KeyError, ZeroDivisionError) as exc:
+        raise CheckpointError(f"{source} holds unusable HP settings ({type(exc).__name__}: {exc})") from None
     restore_state(checkpoint, {"model": network})
     return network.to(device)
+
+
+def _multitask_tasks(checkpoint: Checkpoint) -> int:
+    """The tasks a multitask checkpoint has learned (1 .. its ``--tasks``)."""
+    trained = checkpoint.config["tasks"]
+    tasks = checkpoint.extra.get("task", trained)
+    if isinstance(tasks, bool) or not isinstance(tasks, int) or not 1 <= tasks <= trained:
+        raise CheckpointError(f"checkpoint {str(checkpoint.path)!r} records {tasks!r} learned tasks; "
+                              f"expected a whole number in 1..{trained} (its --tasks)")  # fmt: skip
+    return tasks
+
+
+# -- checks before the run folder exists ----------------------------------------------------------------
+
+
+def validate(args: argparse.Namespace, command: str) -> None:
+    """Everything that can be refused before the run folder is created (or a resumed run is reopened): the
+    stored flags of a resumed run, the task's method and dataset, flags the task or method does not read,
+    the device, and the ``--checkpoint`` (its task and method, that it builds the network) and ``--input``."""
+    if command == "plot":
+        return
+    select_device(args.device)
+    if command == "train":
+        _validate_train(args)
+        return
+    if getattr(args, "test", False):  # train hp --test
+        refuse_training_flags(args, "hp")
+    from hybridsnn.cli import build_model_parser
+
+    refuse_flags_not_read(args, build_model_parser("hybridsnn", command, "hp"), TEST_FLAGS_OF, args.task,
+                          command)  # fmt: skip
+    _repeats(args)
+    checkpoint = load_matching_checkpoint(args.checkpoint, args)
+    _network_from_checkpoint(checkpoint, torch.device("cpu"))
+    if args.task == "multitask":
+        _multitask_tasks(checkpoint)
+    if command == "predict":
+        _predict_images(args, checkpoint)
+
+
+def _validate_train(args: argparse.Namespace) -> None:
+    if args.resume:
+        check_stored_flags(vars(args), _train_parser(), f"--resume {args.resume!r}: config.json")
+        if args.task not in IMAGE_TASKS:
+            raise UserError(f"--resume works for the epoch-based tasks ({', '.join(IMAGE_TASKS)}), not "
+                            f"{args.task}; start a new run")  # fmt: skip
+    settings = settings_from(args)
+    parser = _train_parser()
+    refuse_flags_not_read(args, parser, TRAIN_FLAGS_OF, args.task, "train")
+    refuse_flags_not_read(args, parser, METHOD_FLAGS_OF, settings["method"], "train", choice="--method")
+    if args.local_lr is not None and args.task == "classification" and settings["dataset"] == "fashion-mnist":
+        raise UserError(f"--local-lr {args.local_lr} does not apply to the Fashion-MNIST CNN: it trains "
+                        "every parameter with one Adam at --lr (as the seed); leave it out")  # fmt: skip
+    _repeats(args)
+    if args.checkpoint:
+        if args.task not in IMAGE_TASKS:
+            raise UserError(f"--checkpoint starts training from a checkpoint for --task "
+                            f"{', '.join(IMAGE_TASKS)}; --task {args.task} always starts afresh")  # fmt: skip
+        checkpoint = load_matching_checkpoint(args.checkpoint, args, method=settings["method"])
+        restore_state(checkpoint, {"model": build_network(settings)})
+    if args.resume:
+        check_resume(args.resume, "hp", {"model": build_network(settings)}, args.seed)
+
+
+def _repeats(args: argparse.Namespace) -> None:
+    refuse_repeats("--noise-levels", getattr(args, "noise_levels", None))
+    refuse_repeats("--occlusion-levels", getattr(args, "occlusion_levels", None))
 
 
 # -- image classification tasks (simple, tolerance, classification) -------------------------------------
@@ -372,7 +629,8 @@ def _run_sweeps(
         )
         for level, acc in curve.items():
             extra = {"mode": args.noise} if kind == "noise" else {}
-            run.log_metrics(step=level, split=kind, level=level, accuracy=acc, **extra)
+            # once: a run resumed after its last epoch repeats the sweeps that its killed process had begun
+            log_metrics_once(run, step=level, split=kind, level=level, accuracy=acc, **extra)
             final[f"{kind}{level}_accuracy"] = acc
     return final
 
@@ -380,7 +638,8 @@ def _run_sweeps(
 def _train_images(args: argparse.Namespace, run: Run, settings: dict[str, Any], device: torch.device) -> dict:
     model = build_network(settings).to(device)
     if args.checkpoint:
-        restore_state(load_matching_checkpoint(args.checkpoint, args), {"model": model})
+        checkpoint = load_matching_checkpoint(args.checkpoint, args, method=settings["method"])
+        restore_state(checkpoint, {"model": model})
     train_loader = _image_data(settings, args.data_root, train=True)
     test_loader = _image_data(settings, args.data_root, train=False)
     optimizers, schedulers = _optimizers(model, settings)
@@ -412,12 +671,17 @@ def _train_images(args: argparse.Namespace, run: Run, settings: dict[str, Any], 
     )
     return run.finish(
         final,
-        samples=len(train_loader.labels) * result.epochs,
+        samples=_epoch_samples(train_loader) * result.epochs,  # every epoch of the run, resumed or not
         dataset=settings["dataset"],
         engine="torch",
         device=str(device),
         method=settings["method"],
     )
+
+
+def _epoch_samples(loader: TensorBatches) -> int:
+    """Training samples one epoch shows (CIFAR drops the last partial batch)."""
+    return len(loader) * loader.batch_size if loader.drop_last else len(loader.labels)
 
 
 def _test_images(args: argparse.Namespace, run: Run, checkpoint: Checkpoint, device: torch.device) -> dict:
@@ -537,7 +801,7 @@ def _train_multitask(
     return run.finish(
         final,
         samples=len(train_y) * settings["epochs"] * settings["tasks"],
-        dataset="permuted-mnist",
+        dataset=f"permuted-{settings['dataset']}",
         engine="torch",
         device=str(device),
         method=settings["method"],
@@ -565,16 +829,16 @@ def _meta_phase(
 def _test_multitask(args: argparse.Namespace, run: Run, checkpoint: Checkpoint, device: torch.device) -> dict:
     model = _network_from_checkpoint(checkpoint, device)
     assert isinstance(model, MultitaskNet)
-    tasks = int(checkpoint.extra.get("task", checkpoint.config["tasks"]))
+    tasks = _multitask_tasks(checkpoint)
     subset = QUICK["test_subset"] if args.quick and args.test_subset is None else args.test_subset
-    test_x, test_y = image_tensors("mnist", "test", args.data_root, subset)
+    test_x, test_y = image_tensors(checkpoint.config["dataset"], "test", args.data_root, subset)
     accuracies = multitask_accuracies(model, test_x.flatten(1), test_y, tasks, 1000, device)
     for task, acc in enumerate(accuracies):
         run.log_metrics(step=task, split="test", task=task + 1, accuracy=acc)
     return run.finish(
         {"average_accuracy": float(np.mean(accuracies)), "tasks": tasks},
         samples=len(test_y) * tasks,
-        dataset="permuted-mnist",
+        dataset=f"permuted-{checkpoint.config['dataset']}",
         engine="torch",
         device=str(device),
         method=checkpoint.config["method"],
@@ -657,12 +921,7 @@ def train(args: argparse.Namespace, run: Run) -> dict:
     """Train the task's network (``--method``), then run the task's sweeps / evaluations."""
     device = _device(args)
     seed_everything(args.seed, deterministic=True)
-    settings = settings_from(args)
-    if args.resume and args.task in ("multitask", "fewshot"):
-        raise UserError(
-            f"--resume works for the epoch-based tasks (simple, classification, tolerance), "
-            f"not {args.task}; start a new run"
-        )
+    settings = settings_from(args)  # checked (with --resume's task) by validate
     run.config.update(settings)
     if args.task == "multitask":
         return _train_multitask(args, run, settings, device)
@@ -686,19 +945,10 @@ def test(args: argparse.Namespace, run: Run) -> dict:
 def predict(args: argparse.Namespace, run: Run) -> dict:
     """Classify the 28×28 / 32×32 images in ``--input`` with an image-task checkpoint."""
     device = _device(args)
-    if args.checkpoint is None:
-        raise UserError("predict needs --checkpoint PATH (a trained HP checkpoint)")
     checkpoint = load_matching_checkpoint(args.checkpoint, args)
     config = checkpoint.config
-    if config["task"] in ("multitask", "fewshot"):
-        raise UserError(
-            f"predict classifies single images; task {config['task']} needs episodes/tasks, use test"
-        )
+    images = _predict_images(args, checkpoint)
     model = _network_from_checkpoint(checkpoint, device).eval()
-    shape = (3, 32, 32) if config["dataset"] == "cifar10" else (1, 28, 28)
-    images = torch.from_numpy(np.asarray(read_image_file(args.input, shape), dtype=np.float32))
-    images = images / 255.0 if images.max() > 1.0 else images
-    images = images.permute(0, 3, 1, 2) if images.dim() == 4 else images.unsqueeze(1)
     with torch.no_grad():
         scores = model(
             images.to(device) if config["task"] == "classification" else images.flatten(1).to(device)
@@ -715,12 +965,37 @@ def predict(args: argparse.Namespace, run: Run) -> dict:
     )
 
 
+def _predict_images(args: argparse.Namespace, checkpoint: Checkpoint) -> Tensor:
+    """The ``--input`` images as the network's input ``[N, C, H, W]`` (prepared as in training)."""
+    config = checkpoint.config
+    if config["task"] not in IMAGE_TASKS:
+        raise UserError(
+            f"predict classifies single images; task {config['task']} needs episodes/tasks, use test"
+        )
+    shape = (3, 32, 32) if config["dataset"] == "cifar10" else (1, 28, 28)
+    return pixel_tensors(read_image_file(args.input, shape), config["dataset"])
+
+
 # -- plots ----------------------------------------------------------------------------------------------
 
 
 def _label(run_dir: Path) -> str:
     config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
     return str(config.get("method") or "hp").upper()
+
+
+def _sweep_points(run_dir: Path, kind: str) -> list[tuple[float, float]]:
+    """``(level, accuracy)`` of the run's ``kind`` sweep records (a record without both numbers: refused)."""
+    points = []
+    for record in read_metrics(run_dir):
+        if record.get("split") != kind:
+            continue
+        level, accuracy = record.get("level"), record.get("accuracy")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (level, accuracy)):
+            raise UserError(f"metrics log of {str(run_dir)!r} holds a {kind} record with level {level!r} and "
+                            f"accuracy {accuracy!r}; expected two numbers")  # fmt: skip
+        points.append((level, accuracy))
+    return points
 
 
 def plot(args: argparse.Namespace) -> list[Path]:
@@ -731,8 +1006,11 @@ def plot(args: argparse.Namespace) -> list[Path]:
     for run_dir in run_dirs:
         if not (run_dir / "config.json").is_file():
             raise UserError(f"run directory {str(run_dir)!r} does not exist or has no config.json")
+    refuse_repeats("plot hp RUN_DIR", [str(d.resolve()) for d in run_dirs])
     out = Path(args.output) if args.output else run_dirs[0] / "plots"
     labels = [_label(d) for d in run_dirs]
+    if len(set(labels)) < len(labels):  # two runs of one method: tell their curves apart by folder
+        labels = [f"{label} ({d.name})" for label, d in zip(labels, run_dirs, strict=True)]
     written = []
     for kind, xlabel in (
         ("noise", "Gaussian noise level i (variance 0.01·i)"),
@@ -740,9 +1018,7 @@ def plot(args: argparse.Namespace) -> list[Path]:
     ):
         curves = {}
         for label, run_dir in zip(labels, run_dirs, strict=True):
-            points = sorted(
-                (r["level"], r["accuracy"]) for r in read_metrics(run_dir) if r.get("split") == kind
-            )
+            points = sorted(_sweep_points(run_dir, kind))
             if points:
                 curves[label] = points
         if curves:

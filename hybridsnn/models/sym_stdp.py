@@ -16,17 +16,25 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from hybridsnn.checkpoint import check_shapes, load_checkpoint
+from hybridsnn.checkpoint import Checkpoint, check_shapes, load_checkpoint
+from hybridsnn.checks import values
+from hybridsnn.checks.flags import refuse_training_flags
+from hybridsnn.checks.paths import check_writable_dir
 from hybridsnn.data import load_dataset, read_image_file
 from hybridsnn.errors import CheckpointError, UserError
 from hybridsnn.results import Run
 from hybridsnn.sim import available_engines, default_engine
-from hybridsnn.sim.options import add_engine_tuning_flags, engine_threads, genn_preferences
+from hybridsnn.sim.options import (
+    add_engine_tuning_flags,
+    check_engine_flags,
+    engine_threads,
+    genn_preferences,
+)
 from hybridsnn.symstdp.config import DATASETS, SIZES, SymStdpConfig, make_config
 from hybridsnn.symstdp.experiment import Evaluation, TrainState, evaluate, label_hidden_neurons
 from hybridsnn.symstdp.network import EngineChoice, InferenceNetwork, TrainingNetwork, initial_weights
 from hybridsnn.symstdp.readout import assign_labels, sl_predict, usl_predict
-from hybridsnn.symstdp.textformat import TEXT_FILES, export_text_checkpoint, import_text_checkpoint
+from hybridsnn.symstdp.textformat import export_text_checkpoint, import_text_checkpoint, read_values
 
 MODEL = "sym-stdp"
 QUICK = {
@@ -71,39 +79,40 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     add_engine_tuning_flags(parser)
     parser.add_argument(
         "--batch",
-        type=int,
+        type=values.count,
         default=None,
         help="images classified in parallel by the frozen inference network (default: 32 on numba, 128 with "
         "--backend cuda, 1 on other GeNN backends, which only run batch 1)",
     )
-    parser.add_argument(
-        "--test-samples",
-        type=int,
-        default=None,
-        help="test images per evaluation (default all 10000; 1000 with --quick)",
-    )
+    if command in ("train", "test"):  # predict classifies its --input images
+        parser.add_argument(
+            "--test-samples",
+            type=values.count,
+            default=None,
+            help="test images per evaluation (default all 10000; 1000 with --quick)",
+        )
     if command == "train":
         parser.add_argument(
             "--epochs",
-            type=int,
+            type=values.count,
             default=1,
             help="passes over the training samples (default 1; the original ran 20)",
         )
         parser.add_argument(
             "--train-samples",
-            type=int,
+            type=values.count,
             default=None,
             help="training samples per epoch, the first N in file order (default all 60000)",
         )
         parser.add_argument(
             "--eval-every",
-            type=int,
+            type=values.count,
             default=None,
             help="evaluate on the test set every N training samples (default 10000)",
         )
         parser.add_argument(
             "--checkpoint-every",
-            type=int,
+            type=values.count,
             default=None,
             help="save a checkpoint every N training samples (default 10000)",
         )
@@ -120,10 +129,10 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
             metavar="DIR",
             help="also write the final weights as the original gP2E/gE2C/theta text files",
         )
-    if command in ("test", "train"):
+    if command in ("test", "train", "predict"):
         parser.add_argument(
             "--label-samples",
-            type=int,
+            type=values.count,
             default=10000,
             help="training images for the label-assignment pass when the checkpoint has no "
             "assignments (original text checkpoints); default 10000",
@@ -139,21 +148,29 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
 
 
 # -- helpers -------------------------------------------------------------------------------------------
-COUNT_FLAGS = ("train_samples", "test_samples", "batch", "eval_every", "checkpoint_every", "epochs",
-               "label_samples")  # fmt: skip
-"""Count flags of the sym-STDP commands: given, they must be at least 1 (0 never means "the default")."""
-
-
 def validate(args: argparse.Namespace, command: str) -> None:
-    """Engine and count flags checked before the run folder is created."""
+    """Flags that depend on each other or on this machine, checked before the run folder is created (the
+    counts are refused by their ``type=`` already)."""
     if command == "plot":
         return
-    engine_threads(args)
     genn_preferences(args)
-    for name in COUNT_FLAGS:
-        value = getattr(args, name, None)
-        if value is not None and value < 1:
-            raise UserError(f"--{name.replace('_', '-')} {value}: must be at least 1")
+    check_engine_flags(_engine(args), args.backend)
+    if getattr(args, "test", False):  # train sym-stdp --test: the training flags are not read
+        refuse_training_flags(args, MODEL)
+    if command != "train":
+        return
+    if args.fixed_hidden is not None and args.checkpoint is not None:
+        raise UserError(
+            f"--fixed-hidden {args.fixed_hidden!r} and --checkpoint {args.checkpoint!r} both name the "
+            "weights to start from; give one (--fixed-hidden trains only the output layer, --checkpoint both)"
+        )
+    if args.export_original is not None:
+        check_writable_dir(args.export_original, f"--export-original {args.export_original!r}")
+
+
+def _given(value: int | None, default: int | None) -> int | None:
+    """A count flag: the value given (never replaced because it is falsy), else the default."""
+    return default if value is None else value
 
 
 def _config(args: argparse.Namespace, n_hidden: int) -> SymStdpConfig:
@@ -191,7 +208,7 @@ def _images(args: argparse.Namespace, split: str, limit: int | None) -> tuple[np
 
 
 def _inference(args: argparse.Namespace, config: SymStdpConfig) -> InferenceNetwork:
-    batch = args.batch or _default_batch(args)
+    batch = args.batch if args.batch is not None else _default_batch(args)
     return InferenceNetwork(
         config,
         engine=_engine_choice(args),
@@ -206,28 +223,86 @@ def _progress(total: int, desc: str, args: argparse.Namespace) -> tqdm:
 
 def load_weights(path: str, n_input: int = 784) -> tuple[dict[str, np.ndarray], str | None]:
     """P2E, θ, and E2C and assignments where present, from a project checkpoint or an original folder;
-    with the dataset the checkpoint was trained on (None for the original text files, which do not say)."""
+    with the dataset the checkpoint was trained on (None for the original text files, which do not say).
+
+    Every array is checked (float weights ≥ 0, finite, of one network's shapes; assignments integers in
+    -1..9), so a damaged or foreign file ends in one line naming it, never in a traceback later."""
     source = Path(path)
     if source.is_dir():
         theta_file = source / "theta"
-        if not theta_file.is_file():
-            raise CheckpointError(
-                f"{str(source)!r} holds no original checkpoint (need {', '.join(TEXT_FILES)})"
-            )
-        n_hidden = len(theta_file.read_text().split())
-        return import_text_checkpoint(source, n_hidden, n_input), None
+        n_hidden = read_values(theta_file).size if theta_file.exists() else 0  # missing: named below
+        if theta_file.exists():
+            _hidden_size(n_hidden, f"original checkpoint {str(source)!r}")
+        weights = import_text_checkpoint(source, n_hidden, n_input)
+        check_weights(weights, f"original checkpoint {str(source)!r}", n_input)
+        return weights, None
     ckpt = load_checkpoint(source, model=MODEL)
     weights = dict(ckpt.tensors)
-    if "p2e" not in weights or "theta" not in weights:
-        raise CheckpointError(f"checkpoint {str(source)!r} lacks the P2E weights or theta")
-    n_hidden = weights["theta"].shape[0]
+    missing = [name for name in ("p2e", "theta") if name not in weights]
+    if missing:
+        raise CheckpointError(
+            f"checkpoint {str(source)!r} lacks {' and '.join(missing)}; it has {sorted(weights)}"
+        )
+    check_weights(weights, f"checkpoint {str(source)!r}", n_input)
+    meta = ckpt.extra.get("sym_stdp", {})
+    dataset = meta.get("dataset") if isinstance(meta, dict) else meta
+    if dataset is not None and dataset not in DATASETS:
+        raise CheckpointError(
+            f"checkpoint {str(source)!r} names the dataset {dataset!r}; sym-STDP trains on "
+            f"{', '.join(DATASETS)}"
+        )
+    return weights, dataset
+
+
+def _hidden_size(n_hidden: int, where: str) -> int:
+    """``n_hidden`` (the length of θ) if a sym-STDP network has that many hidden neurons."""
+    if n_hidden not in SIZES:
+        raise CheckpointError(
+            f"{where}: theta holds {n_hidden} values, i.e. {n_hidden} hidden neurons; sym-STDP networks have "
+            f"{', '.join(map(str, SIZES[:-1]))} or {SIZES[-1]}"
+        )
+    return n_hidden
+
+
+def check_weights(weights: dict[str, np.ndarray], where: str, n_input: int = 784, n_classes: int = 10) -> int:
+    """The hidden size of ``weights`` (p2e, theta; e2c, assignments where present) if they are one network's:
+    float conductances ≥ 0 and θ of consistent shapes, assignments integers in -1..n_classes-1."""
+    theta = weights["theta"]
+    if theta.ndim != 1:
+        raise CheckpointError(f"{where}: theta has shape {theta.shape}; expected one value per hidden neuron")
+    n_hidden = _hidden_size(theta.shape[0], where)
     expected = {"p2e": (n_input, n_hidden), "theta": (n_hidden,)}
     if "e2c" in weights:
-        expected["e2c"] = (n_hidden, 10)
-    check_shapes(weights, expected, source=str(source))
-    if n_hidden not in SIZES:
-        raise CheckpointError(f"checkpoint {str(source)!r} has {n_hidden} hidden neurons; allowed: {SIZES}")
-    return weights, ckpt.extra.get("sym_stdp", {}).get("dataset")
+        expected["e2c"] = (n_hidden, n_classes)
+    if "assignments" in weights:
+        expected["assignments"] = (n_hidden,)
+    for name, shape in expected.items():
+        if weights[name].shape != shape:
+            raise CheckpointError(
+                f"{where}: {name} has shape {weights[name].shape}; a network of {n_hidden} hidden neurons "
+                f"needs {shape}"
+            )
+    for name in ("p2e", "e2c", "theta"):
+        if name in weights and weights[name].dtype.kind != "f":
+            raise CheckpointError(f"{where}: {name} holds {weights[name].dtype} values; expected floats")
+    for name in ("p2e", "e2c"):
+        if name in weights and weights[name].size and weights[name].min() < 0:
+            raise CheckpointError(
+                f"{where}: {name} holds negative weights (down to {weights[name].min():g}); conductances "
+                "are >= 0"
+            )
+    if "assignments" in weights:
+        labels = weights["assignments"]
+        if labels.dtype.kind not in "iu":
+            raise CheckpointError(
+                f"{where}: assignments hold {labels.dtype} values; expected integer classes"
+            )
+        if labels.size and (labels.min() < -1 or labels.max() >= n_classes):
+            raise CheckpointError(
+                f"{where}: assignments range {labels.min()}..{labels.max()}; expected classes -1 (none) .. "
+                f"{n_classes - 1}"
+            )
+    return n_hidden
 
 
 def _log_evaluation(run: Run, result: Evaluation, step: int, epoch: float, split: str = "test") -> None:
@@ -239,15 +314,18 @@ def train(args: argparse.Namespace, run: Run) -> dict:
     """Train both layers (or only the output layer with ``--fixed-hidden``), evaluating periodically."""
     quick = QUICK if args.quick else {}
     args.dataset = args.dataset or "mnist"
-    n_hidden = args.neurons or quick.get("neurons", 400)
+    n_hidden = _given(args.neurons, quick.get("neurons", 400))
     config = _config(args, n_hidden)
-    train_x, train_y = _images(args, "train", args.train_samples or quick.get("train_samples"))
-    test_x, test_y = _images(args, "test", args.test_samples or quick.get("test_samples"))
-    eval_every = args.eval_every or quick.get("eval_every", 10000)
-    checkpoint_every = args.checkpoint_every or quick.get("checkpoint_every", 10000)
+    train_x, train_y = _images(args, "train", _given(args.train_samples, quick.get("train_samples")))
+    test_x, test_y = _images(args, "test", _given(args.test_samples, quick.get("test_samples")))
+    eval_every = _given(args.eval_every, quick.get("eval_every", 10000))
+    checkpoint_every = _given(args.checkpoint_every, quick.get("checkpoint_every", 10000))
     total = args.epochs * len(train_x)
 
-    state = _initial_state(args, run, config, len(train_x))
+    state = _initial_state(args, run, config, len(train_x), total)
+    # --resume recomputes everything after the last checkpoint: forget the evaluations a killed run had
+    # logged since (their epoch is samples/len(train); a fresh run has none)
+    run.drop_metrics_after(state.samples_seen / len(train_y))
     network = TrainingNetwork(
         config,
         state.p2e,
@@ -298,7 +376,7 @@ def train(args: argparse.Namespace, run: Run) -> dict:
     }
     return run.finish(
         metrics,
-        samples=trained,
+        samples=state.samples_seen,  # the whole run: a resumed run counts its earlier segments too
         dataset=args.dataset,
         engine=_engine(args),
         device=_device(args),
@@ -328,23 +406,27 @@ def _evaluate_training(
     return result
 
 
-def _initial_state(args: argparse.Namespace, run: Run, config: SymStdpConfig, n_train: int) -> TrainState:
+def _initial_state(
+    args: argparse.Namespace, run: Run, config: SymStdpConfig, n_train: int, total: int
+) -> TrainState:
     last = run.checkpoint_dir / "last.safetensors"
     if last.is_file():  # --resume: continue from the last checkpoint
-        ckpt = run.load_checkpoint("last")
-        check_shapes(
-            ckpt.tensors,
-            {"p2e": (config.n_input, config.n_hidden), "monitor": (n_train, config.n_hidden)},
-            source=str(last),
-        )
-        return TrainState.from_tensors(ckpt.tensors, ckpt.extra["samples_seen"], ckpt.extra["attempts"])
+        return _resumed_state(run.load_checkpoint("last"), config, n_train, total, str(last))
     rng = np.random.default_rng(args.seed)
     p2e, e2c = initial_weights(config, rng)
     theta = np.full(config.n_hidden, config.theta_init, np.float32)
+    flag = "--fixed-hidden" if args.fixed_hidden else "--checkpoint"
     start = args.fixed_hidden or args.checkpoint
     if start:  # --fixed-hidden: a trained hidden layer; --checkpoint: continue training from its weights
-        loaded, _ = load_weights(start, config.n_input)
-        check_shapes(loaded, {"p2e": p2e.shape, "theta": theta.shape}, source=start)
+        loaded, trained_on = load_weights(start, config.n_input)
+        n_hidden = loaded["theta"].shape[0]
+        if n_hidden != config.n_hidden:
+            given = f"--neurons {config.n_hidden}" + ("" if args.neurons is not None else " (the default)")
+            raise CheckpointError(f"{flag} {start!r} has {n_hidden} hidden neurons, not {given}; pass "
+                                  f"--neurons {n_hidden}")  # fmt: skip
+        if trained_on is not None and trained_on != config.dataset:
+            raise CheckpointError(f"{flag} {start!r} was trained on {trained_on}, not --dataset "
+                                  f"{config.dataset} (the two use different constants)")  # fmt: skip
         p2e, theta = loaded["p2e"].astype(np.float32), loaded["theta"].astype(np.float32)
         if args.checkpoint and "e2c" in loaded:
             e2c = loaded["e2c"].astype(np.float32)
@@ -358,6 +440,27 @@ def _initial_state(args: argparse.Namespace, run: Run, config: SymStdpConfig, n_
     )
 
 
+def _resumed_state(
+    ckpt: Checkpoint, config: SymStdpConfig, n_train: int, total: int, source: str
+) -> TrainState:
+    """The training state of a run's ``last`` checkpoint, checked against the run's configuration."""
+    n = config.n_hidden
+    check_shapes(ckpt.tensors, {"p2e": (config.n_input, n), "e2c": (n, config.n_classes), "theta": (n,),
+                                "assignments": (n,), "monitor": (n_train, n), "seen": (n_train,)},
+                 source=source)  # fmt: skip
+    check_weights(ckpt.tensors, f"checkpoint {source!r}", config.n_input, config.n_classes)
+    for name in ("monitor", "seen"):
+        if ckpt.tensors[name].dtype.kind not in "biu":
+            raise CheckpointError(f"checkpoint {source!r}: {name} holds {ckpt.tensors[name].dtype} values; "
+                                  "expected counts")  # fmt: skip
+    seen, attempts = ckpt.extra.get("samples_seen"), ckpt.extra.get("attempts")
+    for name, value, low, high in (("samples_seen", seen, 0, total), ("attempts", attempts, seen, None)):
+        if isinstance(value, bool) or not isinstance(value, int) or not values.in_range(value, low, high):
+            allowed = f"a whole number {low}..{high}" if high is not None else f"a whole number >= {low}"
+            raise CheckpointError(f"checkpoint {source!r}: {name} is {value!r}; this run needs {allowed}")
+    return TrainState.from_tensors(ckpt.tensors, seen, attempts)
+
+
 def _save(run: Run, state: TrainState, config: SymStdpConfig, name: str) -> None:
     """Weights, θ and assignments under ``name``; the full state (with the train monitor) as ``last``."""
     extra = {"samples_seen": state.samples_seen, "attempts": state.attempts, "sym_stdp": config.to_dict()}
@@ -367,7 +470,8 @@ def _save(run: Run, state: TrainState, config: SymStdpConfig, name: str) -> None
 
 
 # -- test / predict --------------------------------------------------------------------------------------
-def _frozen_model(args: argparse.Namespace) -> tuple[SymStdpConfig, dict[str, np.ndarray], InferenceNetwork]:
+def _frozen_weights(args: argparse.Namespace) -> dict[str, np.ndarray]:
+    """The ``--checkpoint`` weights for test/predict, checked against ``--dataset``/``--neurons``."""
     weights, trained_on = load_weights(args.checkpoint)
     if args.dataset and trained_on and args.dataset != trained_on:
         raise CheckpointError(
@@ -382,20 +486,29 @@ def _frozen_model(args: argparse.Namespace) -> tuple[SymStdpConfig, dict[str, np
         )
     if "e2c" not in weights:
         raise CheckpointError(f"checkpoint {args.checkpoint!r} has no E2C (output layer) weights to test")
-    config = _config(args, n_hidden)
+    return weights
+
+
+def _frozen_model(
+    args: argparse.Namespace, weights: dict[str, np.ndarray]
+) -> tuple[SymStdpConfig, InferenceNetwork]:
+    """The inference network of ``weights``; labels the hidden neurons first where the checkpoint has no
+    assignments (the original's text files)."""
+    config = _config(args, weights["theta"].shape[0])
     network = _inference(args, config)
     if "assignments" not in weights:
         x, y = _images(args, "train", args.label_samples)
         weights["assignments"] = label_hidden_neurons(
             network, weights["p2e"], weights["e2c"], weights["theta"], x, y, config
         )
-    return config, weights, network
+    return config, network
 
 
 def test(args: argparse.Namespace, run: Run) -> dict:
     """Evaluate a checkpoint on the test set with plasticity, θ and teacher frozen."""
-    _, weights, network = _frozen_model(args)
-    x, y = _images(args, "test", args.test_samples)
+    weights = _frozen_weights(args)
+    _, network = _frozen_model(args, weights)
+    x, y = _images(args, "test", _given(args.test_samples, QUICK["test_samples"] if args.quick else None))
     with _progress(len(x), "test", args) as pbar:
         result = evaluate(
             network,
@@ -427,8 +540,9 @@ def read_images(paths: list[str]) -> np.ndarray:
 
 def predict(args: argparse.Namespace, run: Run) -> dict:
     """Classify the ``--input`` images with a checkpoint; writes ``predictions.json`` in the run directory."""
-    config, weights, network = _frozen_model(args)
-    images = read_images(args.input)
+    weights = _frozen_weights(args)
+    images = read_images(args.input)  # before the network is built and any labelling pass runs
+    config, network = _frozen_model(args, weights)
     network.load_weights(weights["p2e"], weights["e2c"], weights["theta"])
     with _progress(len(images), "predict", args) as pbar:
         hidden, output, _ = network.classify(images, pbar.update)
@@ -447,16 +561,38 @@ def predict(args: argparse.Namespace, run: Run) -> dict:
 # -- plot ------------------------------------------------------------------------------------------------
 def plot(args: argparse.Namespace) -> list[Path]:
     """Receptive fields, weight-evolution GIF, E2C heat map, θ histogram, curves, confusion, spike counts."""
+    import re
+
     from hybridsnn import plots
     from hybridsnn.results import read_metrics
 
     run_dir = Path(args.run_dir)
-    checkpoints = sorted((run_dir / "checkpoints").glob("samples-*.safetensors"))
+    checkpoints = sorted(p for p in (run_dir / "checkpoints").glob("samples-*.safetensors")
+                         if re.fullmatch(r"samples-\d+", p.stem))  # fmt: skip
     final = run_dir / "checkpoints" / "final.safetensors"
     if not final.is_file() and not checkpoints:
         raise UserError(f"{str(run_dir)!r} has no sym-STDP checkpoints to plot")
     out = Path(args.output) if args.output else run_dir / "plots"
-    last = load_checkpoint(final if final.is_file() else checkpoints[-1], model=MODEL).tensors
+    source = final if final.is_file() else checkpoints[-1]
+    last, _ = load_weights(str(source))
+    if "e2c" not in last:
+        raise CheckpointError(f"checkpoint {str(source)!r} has no E2C (output layer) weights to plot")
+    series = [load_weights(str(p))[0]["p2e"] for p in checkpoints]  # each one checked before drawing
+    state_file = run_dir / "checkpoints" / "last.safetensors"
+    state = load_checkpoint(state_file, model=MODEL).tensors if state_file.is_file() else {}
+    monitor, seen = state.get("monitor"), state.get("seen")
+    if monitor is not None and (seen is None or monitor.ndim != 2 or seen.shape != monitor.shape[:1]):
+        raise CheckpointError(f"checkpoint {str(state_file)!r}: the training monitor and its 'seen' flags do "
+                              "not fit each other")  # fmt: skip
+    records = [r for r in read_metrics(run_dir) if isinstance(r.get("sl_accuracy"), (int, float))]
+    confusions = {}
+    if records:
+        for kind in ("sl", "usl"):
+            matrix = np.array(records[-1].get(f"{kind}_confusion"), dtype=object)
+            if matrix.shape != (10, 10) or not all(isinstance(v, int) for v in matrix.flat):
+                raise UserError(f"the metrics log of {str(run_dir)!r}: the last evaluation's "
+                                f"{kind}_confusion is not a 10x10 matrix of counts")  # fmt: skip
+            confusions[kind] = matrix.astype(np.int64)
     written = [
         plots.receptive_field_mosaic(
             last["p2e"], out / "receptive_fields.png", vmin=0.0, vmax=1.0, title="P2E receptive fields"
@@ -470,9 +606,8 @@ def plot(args: argparse.Namespace) -> list[Path]:
         ),
         plots.histogram(last["theta"], out / "theta.png", xlabel="theta (mV)", title="adaptive threshold"),
     ]
-    state = load_checkpoint(run_dir / "checkpoints" / "last.safetensors", model=MODEL).tensors
-    if "monitor" in state and state["seen"].any():
-        spikes = state["monitor"][state["seen"].astype(bool)].sum(axis=1)
+    if monitor is not None and seen.any():
+        spikes = monitor[seen.astype(bool)].sum(axis=1)
         written.append(
             plots.histogram(
                 spikes,
@@ -482,14 +617,12 @@ def plot(args: argparse.Namespace) -> list[Path]:
             )
         )
     if checkpoints:
-        series = [load_checkpoint(p, model=MODEL).tensors["p2e"] for p in checkpoints]
         labels = [f"after {int(p.stem.split('-')[1])} samples" for p in checkpoints]
         written.append(
             plots.weight_evolution_gif(
                 series, out / "weight_evolution.gif", labels=labels, vmin=0.0, vmax=1.0
             )
         )
-    records = [r for r in read_metrics(run_dir) if "sl_accuracy" in r]
     if records:
         if len(records) > 1:
             written.append(
@@ -497,12 +630,7 @@ def plot(args: argparse.Namespace) -> list[Path]:
                     records, out / "accuracy.png", metrics=("sl_accuracy", "usl_accuracy"), split="test"
                 )
             )
-        for kind in ("sl", "usl"):
-            written.append(
-                plots.plot_confusion(
-                    np.array(records[-1][f"{kind}_confusion"]),
-                    out / f"confusion_{kind}.png",
-                    title=f"{kind.upper()} confusion",
-                )
-            )
+        for kind, matrix in confusions.items():
+            written.append(plots.plot_confusion(matrix, out / f"confusion_{kind}.png",
+                                                title=f"{kind.upper()} confusion"))  # fmt: skip
     return written

@@ -8,6 +8,7 @@ sums of the epoch's monitor) is a small dataclass that goes into the checkpoint 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
@@ -93,8 +94,21 @@ class Progress:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> Progress:
-        return cls(**{key: values[key] for key in ("epoch", "batch", "loss_sum", "correct", "seen")})
+    def from_dict(cls, values: Any, source: str = "") -> Progress:
+        """The progress stored by :meth:`to_dict`; a one-line error if it is not (a damaged checkpoint)."""
+        counts, sums = ("epoch", "batch", "seen"), ("loss_sum", "correct")
+        valid = isinstance(values, Mapping) and all(
+            isinstance(values.get(key), int) and not isinstance(values.get(key), bool) and values[key] >= 0
+            for key in counts
+        ) and all(
+            isinstance(values.get(key), (int, float)) and not isinstance(values.get(key), bool)
+            and math.isfinite(values[key]) and values[key] >= 0 for key in sums
+        )  # fmt: skip
+        if not valid:
+            raise CheckpointError(f"checkpoint {source!r}: progress is {values!r}; expected whole numbers "
+                                  "epoch, batch, seen >= 0 and finite sums loss_sum, correct >= 0"
+                                  )  # fmt: skip
+        return cls(**{key: values[key] for key in (*counts, *sums)})
 
 
 # -- checkpoints -------------------------------------------------------------------------------------------
@@ -135,6 +149,9 @@ def layers_from_tensors(
                     f"checkpoint {source!r}: layer{index}.{name} has shape {tuple(values[name].shape)}, "
                     f"expected {expected}"
                 )
+        if layers and n_in != layers[-1].w.shape[1]:
+            raise CheckpointError(f"checkpoint {source!r}: layer{index}.w has {n_in} inputs, but "
+                                  f"layer{index - 1} has {layers[-1].w.shape[1]} neurons")  # fmt: skip
         layers.append(LayerParams(**values, step=int(step)))
     return layers
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from hybridsnn.checks import values
 from hybridsnn.errors import UserError
 
 
@@ -11,7 +12,7 @@ def add_engine_tuning_flags(parser: argparse.ArgumentParser) -> None:
     """``--threads`` (numba engine) and ``--genn-preference`` (genn engine)."""
     parser.add_argument(
         "--threads",
-        type=int,
+        type=values.count,
         default=None,
         metavar="N",
         help="CPU threads of the numba engine; results are bit-identical for every count. Default: all "
@@ -30,11 +31,23 @@ def add_engine_tuning_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def engine_threads(args: argparse.Namespace) -> int | None:
-    """``--threads`` checked: None (the default) or a count >= 1."""
-    threads = getattr(args, "threads", None)
-    if threads is not None and threads < 1:
-        raise UserError(f"--threads {threads}: must be at least 1")
-    return threads
+    """``--threads``: None (the default) or a count >= 1 (``type=values.count`` refused anything else)."""
+    return getattr(args, "threads", None)
+
+
+def check_engine_flags(engine: str, backend: str | None) -> None:
+    """``--engine``/``--backend`` usable here, checked before any work: PyGeNN installed for ``genn``, a
+    ``--backend`` only with ``--engine genn``."""
+    from hybridsnn.sim import pygenn_available
+
+    if engine == "genn" and not pygenn_available():
+        raise UserError(
+            "--engine genn needs PyGeNN 5, which is not installed (see README: installing PyGeNN); use "
+            "--engine numba"
+        )
+    if backend is not None and engine != "genn":
+        raise UserError(f"--backend {backend} is a GeNN backend; it applies to --engine genn only, not "
+                        f"--engine {engine}")  # fmt: skip
 
 
 def genn_preferences(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:

@@ -45,9 +45,11 @@ from hybridsnn.spiking.training import (
     FitResult,
     MetricMeans,
     batch_size,
+    check_resume,
     epoch_seed,
     evaluate,
     fit,
+    log_metrics_once,
     train_epoch,
 )
 
@@ -71,6 +73,7 @@ __all__ = [
     "accuracy",
     "autocast",
     "batch_size",
+    "check_resume",
     "checkpoint_payload",
     "configure_threads",
     "count_correct",
@@ -84,6 +87,7 @@ __all__ = [
     "initial_state",
     "lif_sequence",
     "lif_step",
+    "log_metrics_once",
     "mean_membrane",
     "predict",
     "restore_state",

@@ -68,7 +68,17 @@ def restore_state(checkpoint: Checkpoint, objects: Mapping[str, Stateful]) -> No
         try:
             obj.load_state_dict(_match_types(obj.state_dict(), loaded))
         except (RuntimeError, ValueError, KeyError, TypeError) as exc:
-            raise CheckpointError(f"checkpoint {source!r} does not fit {name!r}: {exc}") from None
+            raise CheckpointError(f"checkpoint {source!r} does not fit {name!r}: {_summary(exc)}") from None
+
+
+def _summary(exc: BaseException) -> str:
+    """torch's ``load_state_dict`` error (a heading, then one line per problem): its first problem and how
+    many more there are."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    problems = lines[1:] if len(lines) > 1 and lines[0].startswith("Error(s) in loading") else lines
+    if len(problems) <= 1:
+        return " ".join(problems) or type(exc).__name__
+    return f"{problems[0]} (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
 
 
 def _match_types(template: Any, loaded: Any) -> Any:

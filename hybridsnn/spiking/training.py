@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -30,8 +31,9 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from hybridsnn.checkpoint import Checkpoint, load_checkpoint
 from hybridsnn.errors import CheckpointError, UserError, unknown_choice
-from hybridsnn.results import Run
+from hybridsnn.results import CHECKPOINT_DIR, Run
 from hybridsnn.spiking.runtime import seed_everything
 from hybridsnn.spiking.state import Stateful, checkpoint_payload, restore_state
 
@@ -263,6 +265,19 @@ def fit(
     return FitResult(epochs=completed, metrics=last, best_value=best_value, best_epoch=best_epoch)
 
 
+def log_metrics_once(run: Run, *, key: Sequence[str] = ("split", "step", "epoch"), **record: Any) -> bool:
+    """``run.log_metrics(**record)`` unless the run already holds a record with the same ``key`` fields.
+
+    For records that :func:`fit` does not drop on resume (those of work outside its epochs, or of loops with
+    their own checkpoints): a run killed after logging them but before its next checkpoint does that work
+    again on ``--resume``, with the same result, and must not log it twice. Returns whether it logged.
+    """
+    if any(all(old.get(name) == record.get(name) for name in key) for old in run.metrics):
+        return False
+    run.log_metrics(**record)
+    return True
+
+
 def _save(
     run: Run,
     name: str,
@@ -283,16 +298,50 @@ def _resume(
     run: Run, saved: Mapping[str, Stateful], seed: int, best: BestMetric | None
 ) -> tuple[int, int, float | None, int | None]:
     """Restore from the run's ``last`` checkpoint: (epochs done, steps done, best value, best epoch)."""
-    if not (run.checkpoint_dir / f"{LAST_CHECKPOINT}.safetensors").is_file():
+    if not (run.checkpoint_dir / f"{LAST_CHECKPOINT}.safetensors").exists():
         return 0, 0, None, None  # killed before the first epoch ended: start over
     checkpoint = run.load_checkpoint(LAST_CHECKPOINT)
-    extra = checkpoint.extra
+    epoch, step, best_value, best_epoch = _resume_point(checkpoint, seed)
+    restore_state(checkpoint, saved)
+    if best is None:
+        best_value, best_epoch = None, None
+    return epoch, step, best_value, best_epoch
+
+
+def _resume_point(checkpoint: Checkpoint, seed: int) -> tuple[int, int, float | None, int | None]:
+    """The (epoch, step, best value, best epoch) a ``last`` checkpoint of :func:`fit` records, checked."""
+    extra, source = checkpoint.extra, str(checkpoint.path)
     if extra.get("seed") != seed:
         raise CheckpointError(
-            f"checkpoint {str(checkpoint.path)!r} was trained with seed {extra.get('seed')!r}, not {seed}; "
+            f"checkpoint {source!r} was trained with seed {extra.get('seed')!r}, not {seed}; "
             "resume with the same seed"
         )
-    restore_state(checkpoint, saved)
-    best_value = extra.get("best_value") if best is not None else None
-    best_epoch = extra.get("best_epoch") if best is not None else None
-    return int(extra["epoch"]), int(extra["step"]), best_value, best_epoch
+
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    epoch, step = extra.get("epoch"), extra.get("step")
+    best_value, best_epoch = extra.get("best_value"), extra.get("best_epoch")
+    if not (whole(epoch) and whole(step)):
+        raise CheckpointError(f"checkpoint {source!r} records epoch {epoch!r} and step {step!r}; a training "
+                              "checkpoint records both as whole numbers >= 0")  # fmt: skip
+    number = isinstance(best_value, (int, float)) and not isinstance(best_value, bool)
+    if not (best_value is None or (number and math.isfinite(best_value))) or not (
+            best_epoch is None or whole(best_epoch)):  # fmt: skip
+        raise CheckpointError(f"checkpoint {source!r} records best value {best_value!r} at epoch "
+                              f"{best_epoch!r}; expected a finite number and a whole number, or "
+                              "none")  # fmt: skip
+    return epoch, step, best_value, best_epoch
+
+
+def check_resume(run_dir: str | Path, model: str, objects: Mapping[str, Stateful], seed: int) -> None:
+    """Refuse, before ``--resume`` reopens a run (and rewrites its status), a ``last`` checkpoint that
+    :func:`fit` could not continue from: unreadable or corrupt, of another model or seed, without its epoch
+    and step, or not fitting ``objects`` (their state is overwritten: pass freshly built ones). A run without
+    a ``last`` checkpoint passes (it starts over)."""
+    path = Path(run_dir) / CHECKPOINT_DIR / f"{LAST_CHECKPOINT}.safetensors"
+    if not path.exists():
+        return
+    checkpoint = load_checkpoint(path, model=model)
+    _resume_point(checkpoint, seed)
+    restore_state(checkpoint, objects)

@@ -18,23 +18,43 @@ from hybridsnn.errors import CheckpointError
 TEXT_FILES = ("gP2E", "gE2C", "theta")
 
 
-def read_matrix(path: str | os.PathLike[str], shape: tuple[int, ...]) -> np.ndarray:
-    """Read ``prod(shape)`` whitespace-separated numbers from ``path`` into a float32 array."""
+def read_values(path: str | os.PathLike[str]) -> np.ndarray:
+    """All whitespace-separated numbers of ``path`` as a flat float32 array: finite, at least one."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"original checkpoint file {str(path)!r} is a folder; expected a text file")
     if not path.is_file():
         raise CheckpointError(f"original checkpoint file {str(path)!r} does not exist")
     try:
-        values = np.array(path.read_text().split(), dtype=np.float32)
+        tokens = path.read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CheckpointError(
+            f"original checkpoint file {str(path)!r} is not readable text ({exc})"
+        ) from None
+    try:
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused below
+            values = np.array(tokens, dtype=np.float32)
     except ValueError as exc:
         raise CheckpointError(f"original checkpoint file {str(path)!r} holds a non-number ({exc})") from None
-    if not np.isfinite(values).all():
+    if values.size == 0:
+        raise CheckpointError(f"original checkpoint file {str(path)!r} holds no numbers")
+    if not np.isfinite(values).all():  # float32 overflow (1e39) counts as infinite too
         bad = int(values.size - np.isfinite(values).sum())
-        raise CheckpointError(f"original checkpoint file {str(path)!r} holds {bad} NaN or infinite value(s)")
+        raise CheckpointError(
+            f"original checkpoint file {str(path)!r} holds {bad} NaN or infinite value(s); expected finite "
+            "numbers"
+        )
+    return values
+
+
+def read_matrix(path: str | os.PathLike[str], shape: tuple[int, ...]) -> np.ndarray:
+    """Read ``prod(shape)`` whitespace-separated numbers from ``path`` into a float32 array."""
+    values = read_values(path)
     expected = int(np.prod(shape))
     if values.size != expected:
         raise CheckpointError(
             f"original checkpoint file {str(path)!r} holds {values.size} numbers; "
-            f"a {'x'.join(map(str, shape))} network needs {expected}"
+            f"a {'x'.join(map(str, shape))} network needs {expected} (truncated or of another network?)"
         )
     return values.reshape(shape)
 
@@ -53,11 +73,17 @@ def import_text_checkpoint(
     folder = Path(folder)
     if not folder.is_dir():
         raise CheckpointError(f"original checkpoint folder {str(folder)!r} does not exist")
+    missing = [name for name in ("gP2E", "theta") if not (folder / name).exists()]
+    if missing:
+        raise CheckpointError(
+            f"original checkpoint folder {str(folder)!r} lacks {' and '.join(missing)} (the original's "
+            f"checkpoint is the files {', '.join(TEXT_FILES)}; gE2C may be absent)"
+        )
     arrays = {
         "p2e": read_matrix(folder / "gP2E", (n_input, n_hidden)),
         "theta": read_matrix(folder / "theta", (n_hidden,)),
     }
-    if (folder / "gE2C").is_file():
+    if (folder / "gE2C").exists():
         arrays["e2c"] = read_matrix(folder / "gE2C", (n_hidden, n_classes))
     return arrays
 
