@@ -369,6 +369,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hybridsnn: interrupted; resume training with --resume RUN_DIR", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout closed early (``hybridsnn report | head``): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def threading_main() -> bool:

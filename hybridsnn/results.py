@@ -111,6 +111,7 @@ class Run:
         self.path = path
         self.config = config
         self.created = created
+        self._new_folders: list[Path] = []
         self._metrics = metrics
         self._prior_wall_s = prior_wall_s
         self._started = time.perf_counter()
@@ -136,10 +137,12 @@ class Run:
             raise UserError(f"run directory {str(path)!r} is a file; choose another --run-name")
         if (path / CONFIG_FILE).exists():
             raise UserError(f"run directory {str(path)!r} already exists; pass --resume to continue it")
+        new_folders = [p for p in (path, *path.parents) if not p.exists()]
         path.mkdir(parents=True, exist_ok=True)
         full = {"model": model, "task": task, "command": command, **dict(config)}
         write_json(path / CONFIG_FILE, full)
         run = cls(path, json.loads(json.dumps(full, default=json_default)), [], created=True)
+        run._new_folders = new_folders
         run.set_status("running")
         return run
 
@@ -178,9 +181,15 @@ class Run:
         write_json(self.path / STATUS_FILE, record)
 
     def discard(self) -> None:
-        """Remove the directory of a run that :meth:`create` made in this process (nothing else)."""
+        """Remove the directory of a run that :meth:`create` made in this process, and the folders above it
+        that it created (``--output`` did not exist) as long as they are empty; nothing else."""
         if self.created:
             shutil.rmtree(self.path, ignore_errors=True)
+            for folder in self._new_folders[1:]:
+                try:
+                    folder.rmdir()  # only succeeds when empty
+                except OSError:
+                    break
 
     # -- metrics -----------------------------------------------------------------------------------
     @property

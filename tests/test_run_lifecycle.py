@@ -112,7 +112,11 @@ def test_refused_commands_leave_no_run_folder(demo, tmp_path, capsys):
     assert cli.main(["test", "demo", "--checkpoint", str(tmp_path / "missing.safetensors"),
                      "--output", str(out)]) == 2  # fmt: skip
     assert "does not exist" in capsys.readouterr().err
-    assert not out.exists() or not any(out.iterdir())
+    assert not out.exists()  # not even the --output folder the run would have been made in
+    (tmp_path / "kept").mkdir()
+    assert cli.main(["test", "demo", "--checkpoint", str(tmp_path / "missing.safetensors"),
+                     "--output", str(tmp_path / "kept")]) == 2  # fmt: skip
+    assert (tmp_path / "kept").is_dir() and not any((tmp_path / "kept").iterdir())  # an existing one stays
 
 
 @pytest.mark.parametrize("name", ["../escape", "/abs/path", "a/b", "..", "."])
