@@ -104,3 +104,14 @@ def test_bad_configurations_are_refused_with_one_line():
         LocalBlock(nn.Linear(3, 3), lif=LIF)
     with pytest.raises(UserError, match="needs dim_out"):
         LocalBlock(nn.Conv2d(1, 2, 3, bias=False), lif=LIF)
+
+
+def test_decoder_pooling_takes_sizes_from_one_and_refuses_other_values():
+    assert decoder_pooling(1, 1, 1) == (None, (0, 0), 1)
+    assert decoder_pooling(1, 4, 8) == ((2, 1), (0, 0), 8)  # 16 > 8: halve the height; 8 is small enough
+    assert decoder_pooling(4, 2, 1) == ((2, 2), (0, 0), 4)  # the kernel stops at dim_out, size or not
+    for bad in (0, -3, True, 2.0, "4"):
+        for args in ((bad, 4, 16), (4, bad, 16), (4, 4, bad)):
+            name = ("channels", "dim_out", "dim_in_decoder")[args.index(bad)]
+            with pytest.raises(UserError, match=rf"^{name} must be an integer >= 1, got {bad!r}$"):
+                decoder_pooling(*args)

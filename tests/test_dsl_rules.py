@@ -333,3 +333,47 @@ def test_latency_coded_input_learns_through_the_temporal_first_layer():
         for index in torch.randperm(len(y_train)).split(100):
             steps.train_step((x_train[index].view(-1, 1, 8, 8), y_train[index]))
     assert steps.eval_step((x_test.view(-1, 1, 8, 8), y_test))["accuracy"] > 0.3  # chance: 0.1
+
+
+def test_fa_layer_starts_from_two_consecutive_default_linear_initialisations():
+    """PyTorch's nn.Linear default (kaiming-uniform, a = √5) for W, then for B, with no bias draw between."""
+    from hybridsnn.dsl.decoder import LinearFA
+
+    torch.manual_seed(5)
+    layer = LinearFA(4, 3)
+    torch.manual_seed(5)
+    expected = [nn.init.kaiming_uniform_(torch.empty(3, 4), a=math.sqrt(5)) for _ in range(2)]
+    assert torch.equal(layer.weight.detach(), expected[0])
+    assert torch.equal(layer.weight_fa.detach(), expected[1])
+
+
+class _DataSGD(torch.optim.Optimizer):
+    """Plain SGD through ``p.data`` (no version-counter bump, unlike torch.optim.SGD)."""
+
+    def __init__(self, params, lr: float) -> None:
+        super().__init__(params, {"lr": lr})
+
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.data.add_(p.grad, alpha=-group["lr"])
+
+
+def test_fell_graph_holds_weight_copies_so_torch_optimisers_can_update_in_place():
+    """FELL keeps the window's graph across optimiser steps. A torch optimiser updates the parameters in place
+    (bumping their version), so the graph must save copies of the weights (dsl §5.3.1, fix B), not the
+    parameters; the conv network's second block runs on temporal input (the spikes of the first)."""
+    trained = []
+    for make_optimizer in (lambda p: torch.optim.SGD(p, lr=0.05), lambda p: _DataSGD(p, lr=0.05)):
+        network = conv_network()
+        start = [p.detach().clone() for p in network.parameters()]
+        optimizers = [make_optimizer(block.parameters()) for block in network.blocks]
+        for step in range(2):
+            x, target = batch(20 + step, (1, 8, 8), n=4)
+            network.train_window(x, target, STEPS, "FELL", optimizers)
+        moved = [(p - q).abs().max().item() for p, q in zip(network.parameters(), start, strict=True)]
+        assert max(moved) > 1e-3
+        trained.append([p.detach() for p in network.parameters()])
+    for in_place, through_data in zip(*trained, strict=True):
+        assert torch.equal(in_place, through_data)

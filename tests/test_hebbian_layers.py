@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -234,3 +235,58 @@ def test_compiled_store_step_matches_eager():
         scores.square().sum().backward()
     torch.testing.assert_close(compiled.last_memory, eager.last_memory)
     torch.testing.assert_close(compiled.writing.weight.grad, eager.writing.weight.grad, rtol=1e-4, atol=1e-6)
+
+
+SUBSETS = [(True, False, False), (False, True, False), (False, False, True), (True, True, False),
+           (False, True, True), (True, False, True)]  # fmt: skip
+
+
+@pytest.mark.parametrize("needs", SUBSETS)
+def test_fused_gradients_equal_the_reference_for_every_subset_of_inputs(needs):
+    generator = torch.Generator().manual_seed(1)
+    shapes = ((2, 3, 4), (2, 4), (2, 3))
+    values = [torch.rand(*s, generator=generator, dtype=torch.float64) for s in shapes]
+    weights = torch.rand(2, 3, 4, generator=generator, dtype=torch.float64)
+    config = PlasticityConfig(w_max=0.8, gamma_pos=0.3, gamma_neg=0.2)
+    grads = []
+    for update in (hebbian_update, hebbian_update_reference):
+        inputs = [v.clone().requires_grad_(n) for v, n in zip(values, needs, strict=True)]
+        (update(*inputs, config) * weights).sum().backward()
+        grads.append([i.grad for i in inputs])
+    for fused, reference, needed in zip(*grads, needs, strict=True):
+        assert (fused is None) == (not needed) and (reference is None) == (not needed)
+        if needed:
+            torch.testing.assert_close(fused, reference)
+
+
+def test_hebbian_update_is_the_fused_node_unless_asked_otherwise():
+    mem = torch.zeros(1, 2, 2, requires_grad=True)
+    pre, post = torch.ones(1, 2), torch.ones(1, 2)
+    fused = hebbian_update(mem, pre, post, PlasticityConfig())
+    plain = hebbian_update(mem, pre, post, PlasticityConfig(), fused=False)
+    assert type(fused.grad_fn).__name__ == "FusedHebbianUpdateBackward"
+    assert "Fused" not in type(plain.grad_fn).__name__
+
+
+def test_fixed_point_by_hand_and_where_it_does_not_exist():
+    equal = PlasticityConfig(w_max=1.0, gamma_pos=0.3, gamma_neg=0.3)
+    assert fixed_point(0.3, 0.3, equal) == pytest.approx(0.5)  # post = pre: halfway
+    assert fixed_point(0.0, 0.5, equal) == 1.0  # no key trace, no depression: w_max
+    unit = PlasticityConfig(w_max=2.0, gamma_pos=1.0, gamma_neg=0.5)
+    assert fixed_point(0.4, 0.2, unit) == pytest.approx(2.0 * 0.2 / (0.2 + 0.5 * 0.4))
+    for pre, post, config in ((0.5, 0.5, PlasticityConfig(gamma_pos=0.0)), (0.0, 0.0, equal)):
+        with pytest.raises(UserError, match="the rule has no unique fixed point for γ\\+ = 0 or zero traces"):
+            fixed_point(pre, post, config)
+
+
+def test_plasticity_config_takes_zero_rates_and_refuses_non_numbers():
+    assert PlasticityConfig(gamma_pos=0.0, gamma_neg=0.0).gamma_neg == 0.0  # a frozen rule is allowed
+    for kwargs, message in (
+        ({"gamma_pos": True}, "plasticity gamma_pos must be a finite number, got True"),
+        ({"gamma_neg": "0.3"}, "plasticity gamma_neg must be a finite number, got '0.3'"),
+        ({"w_max": math.inf}, "plasticity w_max must be a finite number, got inf"),
+        ({"w_max": -1.0}, "plasticity w_max must be > 0, got -1.0"),
+        ({"gamma_neg": -0.5}, "plasticity gamma_neg must be >= 0, got -0.5"),
+    ):
+        with pytest.raises(UserError, match=f"^{re.escape(message)}$"):
+            PlasticityConfig(**kwargs)

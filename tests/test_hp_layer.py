@@ -264,3 +264,79 @@ def test_noise_and_occlusion_transforms():
         occlude_center(images, 15)
     with pytest.raises(UserError, match="B, C, H, W"):
         add_noise(torch.ones(28, 28), 1)
+
+
+def test_trace_decays_from_its_value_and_is_clamped_on_both_sides():
+    pre, mem = torch.tensor([[2.0]]), torch.tensor([[1.5]])  # u/θ = 3 for θ = 0.5
+    beta, eta = torch.tensor([[1.0]]), torch.tensor([[1.0]])
+    rule = HebbianRule(sign=-1.0, post="linear", decay=0.5, bound=3.0)
+    # 0.5·(−2) − 2·(3 − 1) = −5, clamped to −3
+    kwargs = {"threshold": 0.5, "rule": rule, "beta": beta, "eta": eta}
+    assert hebbian_update(torch.tensor([[-2.0]]), pre, mem, **kwargs).item() == -3.0
+    loose = HebbianRule(sign=-1.0, post="linear", decay=0.5, bound=None)
+    assert hebbian_update(torch.tensor([[-2.0]]), pre, mem, **{**kwargs, "rule": loose}).item() == -5.0
+    softmax = HebbianRule(post="softmax", decay=0.5, bound=None)
+    trace = torch.tensor([[2.0, -4.0]])
+    new = hebbian_update(trace, pre, torch.tensor([[0.0, 0.0]]), threshold=0.5, rule=softmax,
+                         beta=torch.zeros(2), eta=torch.tensor([0.05]))  # fmt: skip
+    torch.testing.assert_close(new, torch.tensor([[1.0 + 0.05, -2.0 + 0.05]]))  # 0.5·H + 0.05·2·½
+
+
+def test_rule_and_batch_factor_bounds_are_inclusive_where_documented():
+    for decay in (0.0, 1.0):
+        assert HebbianRule(decay=decay).decay == decay
+    for decay in (-0.1, 1.01, 2.0):
+        with pytest.raises(UserError, match=r"decay must be in \[0, 1\], got"):
+            HebbianRule(decay=decay)
+    assert HebbianRule(bound=0.5).bound == 0.5 and HebbianRule(bound=None).bound is None
+    for bound in (0.0, -1.0, math.inf, math.nan):
+        with pytest.raises(UserError, match="clamp bound must be a finite number > 0 or None"):
+            HebbianRule(bound=bound)
+    with pytest.raises(UserError, match=r"post-synaptic factor.*'relu'"):
+        HebbianRule(post="relu")  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"HP combination.*'sum'"):
+        PlasticLinear(2, 2, combine="sum", rule=HebbianRule())  # type: ignore[arg-type]
+    for pre, post in ((torch.ones(3), torch.ones(3, 2)), (torch.ones(3, 2), torch.ones(3)),
+                      (torch.ones(3, 2), torch.ones(4, 2))):  # fmt: skip
+        with pytest.raises(UserError, match=r"must be \[B, N_in\] and \[B, N_out\], got \("):
+            batch_outer(pre, post)
+
+
+def test_meta_parameters_have_the_documented_shapes_and_initial_values():
+    torch.manual_seed(0)
+    hp = PlasticLinear(3, 2, rule=HebbianRule(), init=MetaInit(alpha=0.5, beta=0.25, eta=0.125))
+    assert (hp.alpha.shape, hp.beta.shape, hp.eta.shape) == ((1,), (1, 3), (1, 2))
+    for param, scale in ((hp.alpha, 0.5), (hp.beta, 0.25), (hp.eta, 0.125)):
+        assert param.min() >= 0.0 and param.max() < scale  # scale · U(0, 1)
+    assert len(set(hp.beta.flatten().tolist())) == 3  # drawn, not constant
+    constant = MetaInit(alpha=0.5, beta=0.25, eta=0.125, alpha_uniform=False, beta_uniform=False,
+                        eta_uniform=False, alpha_matrix=True)  # fmt: skip
+    fewshot = PlasticLinear(3, 2, combine="gated", rule=HebbianRule(post="softmax"), init=constant)
+    assert (fewshot.alpha.shape, fewshot.beta.shape, fewshot.eta.shape) == ((3, 2), (2,), (1,))
+    assert fewshot.alpha.eq(0.5).all() and fewshot.beta.eq(0.25).all() and fewshot.eta.eq(0.125).all()
+
+
+def test_gp_synapse_falls_back_to_the_plain_or_masked_weight():
+    x = torch.tensor([[1.0, 2.0]])
+    weight, bias = torch.tensor([[1.0, 0.0], [1.0, 1.0]]), torch.tensor([0.1, 0.2])
+    for combine in ("additive", "gated", "none"):
+        gp = PlasticLinear(2, 2, combine=combine, rule=None)
+        assert gp.combine == "none" and not gp.plastic
+        with torch.no_grad():
+            gp.fc.weight.copy_(weight)
+            gp.fc.bias.copy_(bias)
+        trace = torch.ones(2, 2)  # ignored: a GP synapse has no Hebbian pathway
+        torch.testing.assert_close(gp.current(x, trace), torch.tensor([[1.1, 3.2]]))
+        mask = torch.tensor([[1.0, 0.0], [1.0, 1.0]])  # x @ (Wᵀ ⊙ M) + b = [1, 2] @ [[1, 0], [0, 1]] + b
+        torch.testing.assert_close(gp.current(x, trace, mask), torch.tensor([[1.1, 2.2]]))
+    assert PlasticLinear(2, 2, combine="masked", rule=None).combine == "masked"
+    with pytest.raises(UserError, match="a Hebbian rule needs a combination mode other than 'none'"):
+        PlasticLinear(2, 2, combine="none", rule=HebbianRule())
+
+
+def test_zero_trace_has_the_layer_shape_and_the_dtype_and_device_asked_for():
+    layer = PlasticLinear(3, 2, rule=HebbianRule())
+    trace = layer.zero_trace()
+    assert trace.shape == (3, 2) and trace.dtype == torch.float32 and not trace.any()
+    assert layer.zero_trace(torch.ones(1, dtype=torch.float64)).dtype == torch.float64
+    assert layer.double().zero_trace().dtype == torch.float64  # the weights' dtype by default

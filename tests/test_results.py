@@ -174,3 +174,105 @@ def test_checkpoint_with_non_finite_values_is_refused(tmp_path, value):
         load_checkpoint(path)
     ints = save_checkpoint(tmp_path / "i.safetensors", {"n": np.array([2**31 - 1], np.int32)}, model="demo")
     assert load_checkpoint(ints).tensors["n"][0] == 2**31 - 1
+
+
+def test_checkpoint_stores_torch_tensors_and_strided_arrays_value_for_value(tmp_path):
+    import torch
+
+    w = np.arange(6, dtype=np.float32).reshape(2, 3)
+    tensors = {
+        "strided": w.T,  # not C-contiguous: safetensors alone stores the raw buffer, [[0, 1], [2, 3], ...]
+        "grad": torch.tensor([0.5, -1.25], requires_grad=True),
+        "half": torch.tensor([1.5, -2.0, 0.25], dtype=torch.bfloat16),  # stored as float32
+        "scalar": np.array(7.0),
+    }
+    path = save_checkpoint(tmp_path / "c.safetensors", tensors, model="demo")
+    back = load_checkpoint(path).tensors
+    assert back["strided"].tolist() == [[0.0, 3.0], [1.0, 4.0], [2.0, 5.0]]
+    assert back["grad"].tolist() == [0.5, -1.25] and back["grad"].dtype == np.float32
+    assert back["half"].tolist() == [1.5, -2.0, 0.25] and back["half"].dtype == np.float32
+    assert back["scalar"].shape == () and back["scalar"] == 7.0
+
+
+def test_checkpoint_metadata_is_json_of_sorted_keys_with_numpy_and_path_values(tmp_path):
+    from pathlib import Path
+
+    config = {"lr": np.float32(0.5), "n": np.int64(3), "data": Path("/x/y"), "sizes": (2, 8)}
+    extra = {"seen": np.int32(10), "tags": {"b", "a"}}
+    a = save_checkpoint(tmp_path / "a.safetensors", {"w": np.ones(2)}, model="m", config=config, extra=extra)
+    ckpt = load_checkpoint(a)
+    assert ckpt.config == {"lr": 0.5, "n": 3, "data": "/x/y", "sizes": [2, 8]}
+    assert ckpt.extra == {"seen": 10, "tags": ["a", "b"]}
+    backwards = {"config": dict(reversed(config.items())), "extra": dict(reversed(extra.items()))}
+    reordered = save_checkpoint(tmp_path / "b.safetensors", {"w": np.ones(2)}, model="m", **backwards)
+    from safetensors import safe_open
+
+    texts = []
+    for path in (a, reordered):
+        with safe_open(str(path), framework="numpy") as handle:
+            texts.append((handle.metadata()["config"], handle.metadata()["extra"]))
+    sorted_text = ('{"data": "/x/y", "lr": 0.5, "n": 3, "sizes": [2, 8]}', '{"seen": 10, "tags": ["a", "b"]}')
+    assert texts[0] == texts[1] == sorted_text  # the same text whatever the order
+
+
+def test_checkpoint_without_config_or_extra_metadata_loads_empty_ones(tmp_path):
+    from safetensors.numpy import save_file
+
+    path = tmp_path / "c.safetensors"
+    metadata = {"format": "hybridsnn-checkpoint", "format_version": "1", "model": "demo"}
+    save_file({"w": np.zeros(2, np.float32)}, str(path), metadata=metadata)
+    ckpt = load_checkpoint(path, model="demo")
+    assert (ckpt.config, ckpt.extra, ckpt.model, ckpt.path) == ({}, {}, "demo", path)
+
+
+def test_every_checkpoint_error_names_the_file(tmp_path):
+    from safetensors.numpy import save_file
+
+    good = save_checkpoint(tmp_path / "good.safetensors", {"w": np.zeros(2, np.float32)}, model="demo")
+    (tmp_path / "folder.safetensors").mkdir()
+    (tmp_path / "garbage.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
+    fields = {"format": "hybridsnn-checkpoint", "format_version": "1", "model": "demo"}
+    for name, metadata in (
+        ("foreign", {}),
+        ("version", {**fields, "format_version": "2"}),
+        ("corrupt", {**fields, "config": "{broken"}),
+        ("listconfig", {**fields, "config": "[]"}),
+    ):
+        save_file({"w": np.zeros(2, np.float32)}, str(tmp_path / f"{name}.safetensors"), metadata=metadata)
+    nan = save_checkpoint(tmp_path / "nan.safetensors", {"w": np.full(2, np.nan, np.float32)}, model="demo")
+    cases = [
+        (tmp_path / "folder.safetensors", {}, "is a folder; expected a .safetensors file"),
+        (tmp_path / "missing.safetensors", {}, "does not exist"),
+        (tmp_path / "garbage.safetensors", {}, "is not a readable safetensors file"),
+        (tmp_path / "foreign.safetensors", {}, "is not a hybridsnn checkpoint"),
+        (tmp_path / "version.safetensors", {}, "has format version '2'"),
+        (tmp_path / "corrupt.safetensors", {}, "has corrupt metadata"),
+        (tmp_path / "listconfig.safetensors", {}, "metadata 'config' must be an object, not list"),
+        (nan, {}, "tensor 'w' holds 2 NaN or infinite value(s)"),
+        (good, {"model": "other"}, "was written by model 'demo', not 'other'"),
+        (good, {"expected_shapes": {"w": (3,)}}, "tensor 'w' has shape (2,), the model expects (3,)"),
+    ]
+    for path, kwargs, message in cases:
+        with pytest.raises(CheckpointError) as info:
+            load_checkpoint(path, **kwargs)
+        assert str(info.value).startswith(f"checkpoint {str(path)!r}") and message in str(info.value), path
+
+
+def test_flatten_keeps_empty_mappings_and_unflatten_takes_only_its_prefix():
+    state = {"optim": {"state": {}, "param_groups": [{"lr": 0.1}]}, "model": {"w": np.ones(2)}}
+    tensors, scalars = flatten_state(state)
+    assert scalars == {"optim/state": {}, "optim/param_groups": [{"lr": 0.1}]}
+    back = unflatten_state(tensors, scalars)
+    assert back["optim"] == {"state": {}, "param_groups": [{"lr": 0.1}]}
+    assert back["model"]["w"].tolist() == [1, 1]
+    mixed = {"optim/m": np.zeros(1), "model/w": np.ones(2), "optim/x": np.ones(1), "model/b": np.ones(3)}
+    assert sorted(unflatten_state(mixed, {}, prefix="model/")) == ["b", "w"]
+
+
+def test_checkpoint_subtree_takes_one_prefix_and_strips_it(tmp_path):
+    tensors = {"model/w": np.ones(2), "model/sub/b": np.zeros(1), "modelx/w": np.ones(3), "o/m": np.ones(1)}
+    path = save_checkpoint(tmp_path / "c.safetensors", tensors, model="demo")
+    ckpt = load_checkpoint(path)
+    for prefix in ("model", "model/"):
+        assert sorted(ckpt.subtree(prefix)) == ["sub/b", "w"] and ckpt.subtree(prefix)["w"].shape == (2,)
+    assert ckpt.subtree("nothing") == {}

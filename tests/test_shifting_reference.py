@@ -21,6 +21,7 @@ from hybridsnn.shifting.reference import (
     multispike_forward,
     multispike_gradients,
     output_error,
+    spike_times,
     target_distribution,
 )
 from hybridsnn.shifting.training import TASK_SETTINGS, Progress, evaluate, train_epochs
@@ -259,14 +260,23 @@ def test_train_step_computes_feedback_before_the_update_and_updates_every_layer(
 
 
 def test_xor_training_reduces_the_loss_and_solves_xor_for_a_good_seed():
+    # Seed 0 is one of the ~60 % successful starts, and not one on the edge: trained from the same initial
+    # weights in float64 (rounding ~1e-16 instead of ~1e-7) it ends in the same solution, at the same loss.
     data = xor_task()
-    net = ReferenceNetwork.create(TASK_SETTINGS["xor"].sizes, torch.Generator().manual_seed(0))
-    records = []
-    train_epochs(net, data, TASK_SETTINGS["xor"], Progress(), on_epoch=lambda p, m: records.append(m))
-    assert len(records) == 400
-    assert records[-1]["loss"] < 0.5 * records[0]["loss"]
-    assert records[-1]["accuracy"] == 1.0  # seed 0 is one of the ~60% successful runs
-    assert net.predict(data.z0).tolist() == [0, 1, 1, 0]
+    start = ReferenceNetwork.create(TASK_SETTINGS["xor"].sizes, torch.Generator().manual_seed(0))
+    final = {}
+    for dtype in (torch.float32, torch.float64):
+        net = ReferenceNetwork([layer.to(dtype=dtype) for layer in start.layers], **start.options)
+        split = type(data)(data.z0.to(dtype), data.labels)
+        records: list[dict[str, float]] = []
+        log = records.append
+        train_epochs(net, split, TASK_SETTINGS["xor"], Progress(), on_epoch=lambda p, m, log=log: log(m))
+        assert len(records) == 400
+        assert records[-1]["loss"] < 0.1 * records[0]["loss"]
+        assert records[-1]["accuracy"] == 1.0
+        assert net.predict(split.z0).tolist() == [0, 1, 1, 0]
+        final[dtype] = records[-1]["loss"]
+    assert final[torch.float32] == pytest.approx(final[torch.float64], rel=0.05)
 
 
 def test_iris_training_beats_chance_clearly():
@@ -409,3 +419,77 @@ def test_kernel_choice_is_checked():
             torch.ones(1),
             kernel="numba",
         )
+
+
+@pytest.mark.parametrize("kernel", ["auto", "torch"])  # the numba kernels on the CPU, and the torch path
+def test_multispike_training_step_hands_adam_the_normalised_gradients(monkeypatch, kernel):
+    # Adam's first step is scale-invariant, so compare the gradients themselves, built here by hand
+    gen = torch.Generator().manual_seed(4)
+    net = MultiSpikeNetwork.create((5, 4, 3), gen, kernel=kernel)
+    times = torch.sort(torch.rand(12, generator=gen, dtype=torch.float64) * 2).values
+    afferents = torch.randint(0, 5, (12,), generator=gen)
+    (w1, e1), (w2, e2) = ((layer.w.clone(), layer.etp.clone()) for layer in net.layers)
+    z1, m1 = multispike_forward(times, afferents, w1, e1)
+    z2, m2 = layer_forward(z1, w2, e2)
+    q = target_distribution(torch.tensor([2]), 3, dtype=torch.float64)
+    d2 = (torch.softmax(z2, 1) - q) / ((w2 * m2[0]).sum(0) - 1.0)
+    d1 = (d2 * m2[0] * w2).sum(1, keepdim=True).T / ((w1[afferents] * m1).sum(0) - 1.0)
+    g1_w = torch.zeros(5, 4, dtype=torch.float64)
+    for e in range(12):
+        g1_w[afferents[e]] += d1[0] * torch.exp(e1) * (torch.exp(times[e]) - z1[0]) * m1[e]
+    g2_w = torch.exp(e2) * d2 * (z1[0].unsqueeze(1) - z2) * m2[0]
+    seen = []
+    monkeypatch.setattr(LayerParams, "adam_step", lambda self, g_w, g_p, lr_w, lr_p: seen.append((g_w, g_p)))
+    net.train_step(times, afferents, 2, 1e-3, 1e-3)
+    (got1_w, got1_p), (got2_w, got2_p) = seen
+    torch.testing.assert_close(got1_w, g1_w)
+    torch.testing.assert_close(got1_p, (d1 * z1).sum(0))  # one value per hidden neuron
+    torch.testing.assert_close(got2_w, g2_w)
+    torch.testing.assert_close(got2_p, (d2 * z2).sum(0))
+
+
+def test_layer_copies_defaults_and_dtypes_are_kept():
+    layer = LayerParams.init(3, 2, torch.Generator().manual_seed(0))
+    layer.step = 7
+    wide = layer.to(dtype=torch.float64)
+    assert wide.step == 7 and wide.w.dtype == torch.float64 and torch.equal(wide.w, layer.w.double())
+    assert target_distribution(torch.tensor([1]), 3, dtype=torch.float64).dtype == torch.float64
+    gen = torch.Generator().manual_seed(3)
+    z_in = torch.exp(torch.rand(4, 3, generator=gen, dtype=torch.float64))
+    w = torch.rand(3, 2, generator=gen, dtype=torch.float64)
+    default, torch_kernel = spike_times(z_in, w), spike_times(z_in, w, kernel="torch")  # default: "auto"
+    for a, b in zip(default, torch_kernel, strict=True):
+        assert torch.equal(a, b) if a.dtype == torch.long else torch.allclose(a, b)
+    z_hat, mask = layer_forward(z_in, w, torch.ones(2, dtype=torch.float64))
+    delta = torch.randn(4, 2, generator=gen, dtype=torch.float64)
+    g_w, g_p = local_gradients(delta, z_in, z_hat, mask, torch.ones(2, dtype=torch.float64), kernel="torch")
+    assert g_w.dtype == g_p.dtype == torch.float64  # float64 in, float64 gradients (the spike task)
+
+
+def test_kernel_torch_keeps_the_network_off_the_numba_kernels(monkeypatch):
+    from hybridsnn.shifting import kernels
+
+    net = ReferenceNetwork.create((3, 4, 2), torch.Generator().manual_seed(0), kernel="torch")
+    z0 = torch.exp(torch.rand(5, 3, generator=torch.Generator().manual_seed(1)))
+    expected = [z.clone() for z in net.forward(z0)]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a numba kernel ran under kernel='torch'")
+
+    for name in ("first_spike", "accumulate_local", "accumulate_causal", "causal_weight_sum"):
+        monkeypatch.setattr(kernels, name, refuse)
+    for got, want in zip(net.forward(z0), expected, strict=True):
+        assert torch.equal(got, want)
+    net.train_step(z0, torch.tensor([0, 1, 0, 1, 1]), 1e-3, 1e-3)
+
+
+def test_layer_tensors_by_name_and_the_multispike_decision_is_the_argmin():
+    layer = LayerParams.init(3, 2, torch.Generator().manual_seed(0))
+    named = layer.tensors()
+    assert list(named) == ["w", "etp", "m_w", "v_w", "m_p", "v_p"]
+    assert all(named[name] is getattr(layer, name) for name in named)
+    net = MultiSpikeNetwork.create((4, 3, 2), torch.Generator().manual_seed(5))
+    times, afferents = torch.tensor([0.1, 0.3, 0.2, 0.5], dtype=torch.float64), torch.tensor([0, 1, 2, 3])
+    outputs = net.forward(times, afferents)
+    assert [tuple(z.shape) for z in outputs] == [(1, 3), (1, 2)]
+    assert net.predict(times, afferents).tolist() == [int(outputs[-1].argmin())]

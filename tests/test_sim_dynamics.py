@@ -378,3 +378,66 @@ def test_batch_copies_run_independently(batch_runs):
         np.testing.assert_array_equal(bi, ids)
         np.testing.assert_array_equal(out.vars["V"].view[b], v)
     assert sum(len(t) for (t, _), _ in single) > 0
+
+
+def test_plastic_synapses_deliver_their_weight_and_trace_stdp_follows_the_pairing(tmp_path):
+    # Pre spikes at 2 and 7.5 ms, one post spike at 5 ms (the post neuron records its input I = Isyn):
+    # both rules deliver g (before this spike's update) one step after each pre spike; TraceSTDP
+    # potentiates by Aplus·x at the post spike and depresses by Aminus·y at the later pre spike.
+    spikes_at_5ms = "t >= 5.0 && t < 5.25"
+    PostProbe = NeuronModel("PostProbe", vars=[("I", "scalar")], sim_code="I = Isyn;",
+                            threshold_condition_code=spikes_at_5ms)  # fmt: skip
+    m = sim.create_model("plastic_lab", engine="numba", dt=DT, fastmath=False, build_dir=tmp_path)
+    pre = spike_source(m, "pre", [[2.0, 7.5]])
+    probes = {k: m.add_neuron_population(f"post_{k}", 1, PostProbe, {}, {"I": 0.0}) for k in ("sym", "trace")}
+    sym = m.add_synapse_population(
+        "sym", "DENSE", pre, probes["sym"],
+        sim.init_weight_update(ss.SymSTDP, STDP_PARAMS, {"g": 0.3}, {"x": 0.0}, {"y": 0.0}),
+        sim.init_postsynaptic("DeltaCurr"),
+    )  # fmt: skip
+    trace_params = {"tauPlus": 10.0, "tauMinus": 5.0, "Aplus": 0.25, "Aminus": 0.5, "Wmin": 0.0, "Wmax": 1.0}
+    stdp = m.add_synapse_population(
+        "trace", "DENSE", pre, probes["trace"],
+        sim.init_weight_update("TraceSTDP", trace_params, {"g": 0.5}, {"x": 0.0}, {"y": 0.0}),
+        sim.init_postsynaptic("DeltaCurr"),
+    )  # fmt: skip
+    lateral_src = spike_source(m, "lateral_src", [[1.0], [], []])
+    lateral = m.add_neuron_population("lateral", 3, Probe, {}, {"V": 0.0, "I": 0.0})
+    m.add_synapse_population(
+        "others", "SPARSE", lateral_src, lateral, sim.init_weight_update("StaticPulse", {}, {"g": 0.75}),
+        sim.init_postsynaptic("DeltaCurr"), sim.init_sparse_connectivity("AllButSelf"),
+    )  # fmt: skip
+    m.build()
+    m.load()
+    rec = {k: [] for k in ("I_sym", "I_trace", "g_sym", "g_trace", "x", "y", "lateral")}
+    for _ in range(20):
+        m.step_time()
+        rec["I_sym"].append(probes["sym"].vars["I"].view[0])
+        rec["I_trace"].append(probes["trace"].vars["I"].view[0])
+        rec["g_sym"].append(sym.vars["g"].view[0])
+        rec["g_trace"].append(stdp.vars["g"].view[0])
+        rec["x"].append(stdp.pre_vars["x"].view[0])
+        rec["y"].append(stdp.post_vars["y"].view[0])
+        rec["lateral"].append(lateral.vars["I"].view.copy().reshape(-1))
+    # all-but-self: source neuron 0 spikes at 1 ms (step 2), neurons 1 and 2 get 0.75 at step 3, 0 nothing
+    assert rec["lateral"][3].tolist() == [0.0, 0.75, 0.75] and not np.any(rec["lateral"][4])
+    # pre spike at step 4, delivered at step 5; the second at step 15, delivered at step 16
+    assert rec["I_sym"][5] == f32(0.3) and rec["I_trace"][5] == f32(0.5)
+    arrivals = {k: [step for step, v in enumerate(rec[f"I_{k}"]) if v] for k in ("sym", "trace")}
+    assert arrivals == {"sym": [5, 16], "trace": [5, 16]}
+    assert rec["I_sym"][16] == rec["g_sym"][15] > f32(0.3)  # the weight as potentiated at the post spike
+    # TraceSTDP traces: x jumps by 1 at the pre spike (step 4) and decays by exp(−dt/τ+) every step
+    plus, minus = f32(math.exp(-DT / 10.0)), f32(math.exp(-DT / 5.0))
+    x = f32(1.0)
+    for step in range(5, 11):
+        x = f32(x * plus)
+        assert rec["x"][step] == x
+    assert rec["x"][4] == f32(1.0) and rec["y"][10] == f32(1.0) and rec["y"][9] == 0.0
+    g = f32(min(f32(1.0), f32(f32(0.5) + f32(f32(0.25) * x))))  # post spike (step 10), applied at step 11
+    assert rec["g_trace"][10] == f32(0.5) and rec["g_trace"][11] == g
+    y = f32(1.0)
+    for _ in range(11, 16):
+        y = f32(y * minus)
+    assert rec["y"][15] == y
+    assert rec["I_trace"][16] == g  # delivered before the depression of the same spike
+    assert rec["g_trace"][16] == f32(max(f32(0.0), f32(g - f32(f32(0.5) * y))))

@@ -7,6 +7,7 @@ need no numba compilation.
 from __future__ import annotations
 
 import itertools
+import math
 from decimal import Decimal, localcontext
 
 import numpy as np
@@ -203,3 +204,73 @@ def test_pointer_syntax_is_rejected():
         run("x = *x;", x=f32(0))
     with pytest.raises(TranslationError, match="address-of"):
         run("x = &x;", x=f32(0))
+
+
+def test_every_genn_random_function_draws_from_its_helper_in_order():
+    code = "u = gennrand(); a = gennrand_uniform(); b = gennrand_normal(); c = gennrand_exponential(); " \
+           "d = gennrand_log_normal(0.5, 2.0);"  # fmt: skip
+    out = run(code, u=np.uint32(0), a=f32(0), b=f32(0), c=f32(0), d=f32(0))
+    helpers: dict[str, object] = {}
+    exec(_PLAIN_HELPERS, helpers)
+    s = np.uint64(88172645463325252)  # the state run() starts from
+    with np.errstate(over="ignore"):
+        s, u = helpers["_rand_u32"](s)
+        s, a = helpers["_rand_uniform_float32"](s)
+        s, b = helpers["_rand_normal_float32"](s)
+        s, c = helpers["_rand_exponential_float32"](s)
+        s, d = helpers["_rand_log_normal_float32"](s, f32(0.5), f32(2.0))
+    assert out["u"].dtype == np.uint32 and out["u"] == u
+    assert all(out[k].dtype == np.float32 for k in "abcd")
+    assert (out["a"], out["b"], out["c"], out["d"]) == (a, b, c, d)
+    assert len({float(a), float(b), float(c), float(d)}) == 4  # four different draws
+
+
+def test_random_helpers_have_the_documented_distributions():
+    helpers: dict[str, object] = {}
+    exec(_PLAIN_HELPERS, helpers)
+    s, draws = np.uint64(12345), {k: [] for k in ("u32", "normal", "exponential", "log_normal")}
+    with np.errstate(over="ignore"):
+        for _ in range(4000):
+            s, v = helpers["_rand_u32"](s)
+            draws["u32"].append(int(v))
+            s, v = helpers["_rand_normal_float64"](s)
+            draws["normal"].append(v)
+            s, v = helpers["_rand_exponential_float64"](s)
+            draws["exponential"].append(v)
+            s, v = helpers["_rand_log_normal_float64"](s, 1.0, 0.5)
+            draws["log_normal"].append(v)
+    d = {k: np.array(v, float) for k, v in draws.items()}
+    n = 4000
+    assert abs(d["u32"].mean() / 2**32 - 0.5) < 4 * math.sqrt(1 / 12 / n) and d["u32"].max() < 2**32
+    assert abs(d["normal"].mean()) < 4 / math.sqrt(n) and abs(d["normal"].std() - 1) < 0.05
+    assert abs(d["exponential"].mean() - 1) < 4 / math.sqrt(n) and d["exponential"].min() >= 0
+    assert abs(np.log(d["log_normal"]).mean() - 1.0) < 4 * 0.5 / math.sqrt(n)
+    assert abs(np.log(d["log_normal"]).std() - 0.5) < 0.03
+
+
+def test_literals_bit_operators_and_counting_loops_by_hand():
+    code = """
+        b = true; c = false; le = x <= 2.0;
+        n = 0x1F + 8 + 0X2;                   // hex literals (octal ones are refused, as ambiguous)
+        m = (1 << 4) | 3; k = m >> 1; inv = ~m; bits = (m & 6) ^ 1;
+        for (int i = 0; i <= 3; i++) { s += i; }
+        for (int i = 0; i < 3; i++) { t += i; }
+        a = abs(-4), y = ldexp(1.5, 2);      // a comma expression as a statement
+        w = 2147483648u;                      // converted to int: wraps to INT_MIN like GCC
+        f = 0.1f;                             // a float literal, even where scalar is double
+    """
+    ints = dict.fromkeys(("n", "m", "k", "inv", "bits", "s", "t", "a", "w"), np.int32(0))
+    out = run(code, scalar=ct.FLOAT64, x=2.0, y=0.0, f=0.0, b=np.bool_(False), c=np.bool_(True),
+              le=np.bool_(False), **ints)  # fmt: skip
+    assert (bool(out["b"]), bool(out["c"]), bool(out["le"])) == (True, False, True)
+    assert (out["n"], out["m"], out["k"], out["inv"], out["bits"]) == (41, 19, 9, -20, 3)
+    assert (out["s"], out["t"], out["a"], out["y"], out["w"]) == (6, 3, 4, 6.0, -(2**31))
+    assert out["f"] == float(np.float32(0.1)) != 0.1
+
+
+def test_while_condition_with_a_draw_is_evaluated_every_iteration():
+    # the condition holds a random draw, so it is hoisted into the loop body (while True / if not: break)
+    out = run("while (gennrand_uniform() < 0.999) { n += 1; } m = 1;", n=np.int32(0), m=np.int32(0))
+    assert out["n"] > 100 and out["m"] == 1  # ~1000 iterations on average, then the code goes on
+    with pytest.raises(TranslationError, match="'continue' inside a do-while loop"):
+        run("do { n += 1; if (n < 3) { continue; } } while (n < 5);", n=np.int32(0))

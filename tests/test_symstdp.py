@@ -15,7 +15,7 @@ from hybridsnn.checkpoint import load_checkpoint, save_checkpoint
 from hybridsnn.models.sym_stdp import load_weights
 from hybridsnn.sim import create_model, init_postsynaptic, init_weight_update
 from hybridsnn.symstdp.config import make_config
-from hybridsnn.symstdp.network import CLA_PARAMS, POI_PARAMS, exc_params, input_probability
+from hybridsnn.symstdp.network import CLA_PARAMS, INH_PARAMS, POI_PARAMS, exc_params, input_probability
 
 CONFIG = make_config("mnist", 100)
 
@@ -85,6 +85,52 @@ def test_teacher_and_input_rates_include_the_forced_silent_step():
     input_spikes = len(poi.spike_recording_data[0][0])
     expected = 784 * steps * 0.031875 / 1.031875
     assert input_spikes == pytest.approx(expected, rel=0.02)
+
+
+def test_readout_and_inhibitory_neurons_integrate_fire_and_reset_by_hand():
+    # Both driven by 60 every step from step 1 (a driver spiking every step through DeltaCurr): the readout
+    # (teach = 0) integrates V += (Vrest − V + I)/TV·dt, fires when V > Vthresh and resets to Vreset; the
+    # inhibitory neuron integrates only while its timer exceeds Refrac (2 ms), restarting it at a spike.
+    steps = 40
+    model = create_model("sym_readout", engine="numba", dt=0.5, seed=1)
+    drive = model.add_neuron_population("drive", 1, "PoissonRate", {}, {"rate": 1e7})
+    cla = model.add_neuron_population(
+        "cla", 1, models.LIFCla, {**CLA_PARAMS, "teach": 0}, {"V": -60.0, "p": 0.0, "count": 0}
+    )
+    inh = model.add_neuron_population("inh", 1, models.LIFInh, INH_PARAMS, {"V": -60.0, "timer": 10.0})
+    for target in (cla, inh):
+        model.add_synapse_population(
+            f"kick_{target.name}", "DENSE", drive, target,
+            init_weight_update("StaticPulseConstantWeight", {"g": 60.0}), init_postsynaptic("DeltaCurr"),
+        )  # fmt: skip
+        target.spike_recording_enabled = True
+    model.build()
+    model.load(num_recording_timesteps=steps)
+    model.run(steps)
+    model.pull_recording_buffers_from_device()
+    f32, dt, tv = np.float32, np.float32(0.5), np.float32(10.0)
+    v_cla, v_inh, timer = f32(-60.0), f32(-60.0), f32(10.0)
+    spikes_cla, spikes_inh = [], []
+    for step in range(steps):
+        isyn = f32(60.0) if step >= 1 else f32(0.0)
+        v_cla = f32(v_cla + f32(f32(f32(f32(-60.0) - v_cla) + isyn) / tv) * dt)
+        if v_cla > f32(-40.0):
+            spikes_cla.append(step)
+            v_cla = f32(-45.0)
+        if timer > f32(2.0):
+            v_inh = f32(v_inh + f32(f32(f32(f32(-60.0) - v_inh) + isyn) / tv) * dt)
+        timer = f32(timer + dt)
+        if v_inh > f32(-40.0) and timer > f32(2.0):
+            spikes_inh.append(step)
+            v_inh, timer = f32(-45.0), f32(0.0)
+    assert spikes_cla[:3] == [8, 11, 14] and spikes_inh[:3] == [8, 16, 24]  # the refractory timer shows
+    for pop, expected in ((cla, spikes_cla), (inh, spikes_inh)):
+        times, _ = pop.spike_recording_data[0]
+        assert np.round(np.asarray(times) / 0.5).astype(int).tolist() == expected, pop.name
+    cla.vars["V"].pull_from_device()
+    cla.vars["count"].pull_from_device()
+    assert float(cla.vars["V"].view.reshape(-1)[0]) == float(v_cla)
+    assert int(cla.vars["count"].view.reshape(-1)[0]) == len(spikes_cla)
 
 
 @pytest.fixture(scope="module")
