@@ -13,7 +13,9 @@ In ``argv`` the placeholders are replaced before the run:
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +24,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from hybridsnn import cli
-from hybridsnn.checkpoint import save_checkpoint
+from hybridsnn.checkpoint import load_checkpoint, save_checkpoint
 
 MODELS = ("sym-stdp", "shifting", "hp", "dsl", "hebbian")
 
@@ -104,3 +106,27 @@ def assert_refused(bad: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 def _listing(folder: Path) -> dict[str, int]:
     return {os.fspath(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*")}
+
+
+def damaged_run(base: Path, target: Path, *, raw: bytes | None = None, tensors: dict | None = None,
+                extra: dict | None = None, config: dict | None = None) -> None:  # fmt: skip
+    """A copy of the finished run ``base`` at ``target``, made interrupted, with damage to resume from.
+
+    ``config``: entries replaced in config.json; ``raw``: bytes written over the ``last`` checkpoint;
+    otherwise ``tensors`` (None removes one) and ``extra`` replace entries of ``last``.
+    """
+    shutil.copytree(base, target)
+    (target / "results.json").unlink()
+    status = json.loads((target / "status.json").read_text())
+    (target / "status.json").write_text(json.dumps({**status, "status": "interrupted"}))
+    if config:
+        stored = json.loads((target / "config.json").read_text())
+        (target / "config.json").write_text(json.dumps({**stored, **config}))
+    last = target / "checkpoints" / "last.safetensors"
+    if raw is not None:
+        last.write_bytes(raw)
+    elif tensors or extra:
+        ckpt = load_checkpoint(last)
+        changed = {k: v for k, v in {**ckpt.tensors, **(tensors or {})}.items() if v is not None}
+        save_checkpoint(last, changed, model=ckpt.model, extra={**ckpt.extra, **(extra or {})},
+                        config=ckpt.config)  # fmt: skip

@@ -17,10 +17,10 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from bad_input import Case, assert_refused, case, params, scratch_files
+from bad_input import Case, assert_refused, case, damaged_run, params, scratch_files
 
 from hybridsnn import cli
-from hybridsnn.checkpoint import load_checkpoint, save_checkpoint
+from hybridsnn.checkpoint import save_checkpoint
 from hybridsnn.models.shifting import fresh_layers
 from hybridsnn.shifting.training import TASK_SETTINGS, layer_sizes, layer_tensors
 from hybridsnn.sim import pygenn_available
@@ -331,25 +331,6 @@ def trained(tmp_path_factory, data_root):
     return out
 
 
-def _damaged_run(base, target, extra=None, config=None, raw=None) -> None:
-    """A copy of ``base`` as an interrupted run whose `last` checkpoint or config.json is damaged."""
-    shutil.copytree(base, target)
-    (target / "results.json").unlink()
-    status = json.loads((target / "status.json").read_text())
-    (target / "status.json").write_text(json.dumps({**status, "status": "interrupted"}))
-    if config:
-        stored = json.loads((target / "config.json").read_text())
-        (target / "config.json").write_text(json.dumps({**stored, **config}))
-    last = target / "checkpoints" / "last.safetensors"
-    if raw is not None:
-        last.write_bytes(raw)
-    elif extra:
-        ckpt = load_checkpoint(last)
-        save_checkpoint(
-            last, ckpt.tensors, model="shifting", extra={**ckpt.extra, **extra}, config=ckpt.config
-        )
-
-
 def _plot_run(base, target, damage: str) -> None:
     shutil.copytree(base, target)
     if damage == "junk_outputs":
@@ -378,5 +359,5 @@ def test_refused_with_one_line_and_nothing_written(bad: Case, tmp_path, capsys, 
             _plot_run(trained / "xor", runs / name, name.removeprefix("plot_"))
         else:
             task, extra, config, raw = RESUMED[name]
-            _damaged_run(trained / task, runs / name, extra=extra, config=config, raw=raw)
+            damaged_run(trained / task, runs / name, extra=extra, config=config, raw=raw)
     assert_refused(bad, tmp_path, capsys, data=data_root, scratch=scratch)

@@ -16,7 +16,7 @@ import shutil
 
 import numpy as np
 import pytest
-from bad_input import Case, assert_refused, case, params, scratch_files
+from bad_input import Case, assert_refused, case, damaged_run, params, scratch_files
 
 from hybridsnn import cli
 from hybridsnn.checkpoint import load_checkpoint, save_checkpoint
@@ -288,23 +288,11 @@ def trained(tmp_path_factory, data_root):
     return out / "base"
 
 
-def _damaged_run(base, target, scratch, raw=None, tensors=None, extra=None, config=None) -> None:
-    """A copy of ``base`` as an interrupted run whose `last` checkpoint or config.json is damaged."""
-    shutil.copytree(base, target)
-    (target / "results.json").unlink()
-    status = json.loads((target / "status.json").read_text())
-    (target / "status.json").write_text(json.dumps({**status, "status": "interrupted"}))
+def _damaged_run(base, target, scratch, config=None, **damage) -> None:
+    """:func:`bad_input.damaged_run` with ``{tmp}`` in config strings naming the scratch folder."""
     if config:
-        stored = json.loads((target / "config.json").read_text())
-        stored.update({k: v.format(tmp=scratch) if isinstance(v, str) else v for k, v in config.items()})
-        (target / "config.json").write_text(json.dumps(stored))
-    last = target / "checkpoints" / "last.safetensors"
-    if raw is not None:
-        last.write_bytes(raw)
-    elif tensors or extra:
-        ckpt = load_checkpoint(last)
-        changed = {k: v for k, v in {**ckpt.tensors, **(tensors or {})}.items() if v is not None}
-        save_checkpoint(last, changed, model="sym-stdp", extra={**ckpt.extra, **(extra or {})})
+        config = {k: v.format(tmp=scratch) if isinstance(v, str) else v for k, v in config.items()}
+    damaged_run(base, target, config=config, **damage)
 
 
 def _plot_run(base, target, damage: str) -> None:
