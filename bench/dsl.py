@@ -1,7 +1,7 @@
 """Throughput of DSL training and evaluation: hybridsnn's implementation vs the seed's formulation.
 
 Both run on the same CPU thread(s), on the same MNIST batches (random images if MNIST is absent), from
-the same initial weights, with Adam101. "seed" is :mod:`hybridsnn.dsl.reference`, a straightforward
+the same initial weights, with Adam101. "seed" is :mod:`hybridsnn.dsl.seed_oracle`, a straightforward
 re-implementation of the seed's per-step code (encoder and classifier at every step, FELL keeping the whole
 graph). Ours folds time into the batch where weights are fixed (evaluation, BELL) and replaces FELL's
 graph by an exact eligibility trace on static inputs. After the timed batches the weights of both are
@@ -29,10 +29,10 @@ from hybridsnn.dsl.adam101 import Adam101
 from hybridsnn.dsl.block import dsl_lif_config
 from hybridsnn.dsl.data import image_transform, load_split
 from hybridsnn.dsl.network import ARCHITECTURES, DSLNetwork, build_network, get_architecture
-from hybridsnn.dsl.reference import seed_network_window
-from hybridsnn.dsl.rules import RULES
+from hybridsnn.dsl.rules import RULES, get_rule
+from hybridsnn.dsl.seed_oracle import seed_network_window
 from hybridsnn.results import Run, format_markdown
-from hybridsnn.spiking import configure_threads, seed_everything
+from hybridsnn.runtime import configure_threads, seed_everything
 
 STEPS = 10
 
@@ -70,7 +70,7 @@ def compiled(network: DSLNetwork) -> DSLNetwork:
 
 
 def train_ours(network: DSLNetwork, rule: str, optimizers: list, x: torch.Tensor, y: torch.Tensor) -> None:
-    network.train_window(x, y, STEPS, rule, optimizers)
+    network.train_window(x, y, STEPS, get_rule(rule), optimizers)
 
 
 def train_seed(network: DSLNetwork, rule: str, optimizers: list, x: torch.Tensor, y: torch.Tensor) -> None:

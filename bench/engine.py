@@ -1,6 +1,6 @@
 """Engine benchmark: the sym-STDP network on every engine, side by side in one run on one machine.
 
-Network: the sym-STDP driver's own (``hybridsnn.symstdp.network``; docs/engines.md): 784 Poisson inputs ->
+Network: the sym-STDP driver's own (``hybridsnn.sym_stdp.network``; docs/engines.md): 784 Poisson inputs ->
 N excitatory LIF (adaptive θ) with dense plastic symmetric-STDP synapses; N inhibitory LIF with one-to-one
 excitation and all-but-self inhibition; 10 output neurons (Poisson teacher) with dense plastic synapses; all
 conductance-based (ExpCond). One presentation is a training attempt of 1000 steps of 0.5 ms: column
@@ -39,8 +39,8 @@ import numpy as np
 from hybridsnn import sim
 from hybridsnn.results import Run, format_markdown
 from hybridsnn.sim import fpenv
-from hybridsnn.symstdp.config import make_config
-from hybridsnn.symstdp.network import (
+from hybridsnn.sym_stdp.config import make_config
+from hybridsnn.sym_stdp.network import (
     EngineChoice,
     InferenceNetwork,
     TrainingNetwork,

@@ -27,8 +27,8 @@ import numpy as np
 
 from genn_models import sym_stdp as models
 from genn_models.connectivity import AllButSelf
-from hybridsnn.symstdp.config import make_config
-from hybridsnn.symstdp.network import (
+from hybridsnn.sym_stdp.config import make_config
+from hybridsnn.sym_stdp.network import (
     CLA_PARAMS,
     E2C_TAU_MS,
     E2I_TAU_MS,
@@ -68,7 +68,7 @@ class DirectNetwork:
         import pygenn
 
         c = self.config = make_config("mnist", n_hidden)
-        model = pygenn.GeNNModel("float", f"direct_symstdp_{n_hidden}", backend="single_threaded_cpu",
+        model = pygenn.GeNNModel("float", f"direct_sym_stdp_{n_hidden}", backend="single_threaded_cpu",
                                  optimize_code=True)  # fmt: skip
         model.dt, model.seed = c.dt, seed
         p2e, e2c = initial_weights(c, np.random.default_rng(seed))

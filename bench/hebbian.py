@@ -34,11 +34,11 @@ import time
 
 import torch
 
-from hybridsnn.hebbian.data import association_sequences
+from hybridsnn.hebbian.associations.data import association_sequences
 from hybridsnn.hebbian.networks import AssociationConfig, AssociationSNN, compile_store_step
 from hybridsnn.hebbian.training import make_optimizer
 from hybridsnn.results import Run, format_markdown
-from hybridsnn.spiking import configure_threads, seed_everything, select_device
+from hybridsnn.runtime import configure_threads, seed_everything, select_device
 
 VARIANTS = ("naive", "fused", "checkpoint", "compiled")
 

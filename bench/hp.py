@@ -2,7 +2,7 @@
 
 Both train the same 784-512-10 HP network (T = 10, batch 100, the seed's constants) on the same batches from
 the same weights and traces, on the same CPU thread(s): "ours" is :class:`hybridsnn.hp.mlp.HPMLP` (the Hebbian
-outer product as one matrix product), "seed" is :func:`hybridsnn.hp.reference.reference_forward` (one
+outer product as one matrix product), "seed" is :func:`hybridsnn.hp.seed_oracle.reference_forward` (one
 ``bmm`` per update materialising ``[B, 784, 512]``, as the original). Each timed step is forward + MSE +
 backward. After the timed steps the scores of both are compared (max |Δ|) to show the speed-up changes no
 result.
@@ -20,11 +20,12 @@ import time
 
 import torch
 
+from hybridsnn.hp.methods import HP
 from hybridsnn.hp.mlp import HPMLP, SIMPLE
-from hybridsnn.hp.reference import reference_forward
+from hybridsnn.hp.seed_oracle import reference_forward
 from hybridsnn.hp.training import one_hot_mse
 from hybridsnn.results import Run, format_markdown
-from hybridsnn.spiking import configure_threads, seed_everything
+from hybridsnn.runtime import configure_threads, seed_everything
 
 
 def timed(step, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
@@ -46,7 +47,7 @@ def main() -> None:
     configure_threads(args.threads)
     run = Run.create(args.output, model="hp", task="bench", command="bench", config=vars(args))
     seed_everything(0)
-    model = HPMLP(SIMPLE, "hp")
+    model = HPMLP(SIMPLE, HP)
     with torch.no_grad():
         for trace in model.traces():
             trace.uniform_(-0.5, 0.5)

@@ -21,7 +21,7 @@ Every mutant compiles a fresh numba kernel (~15 s of CPU), so ``--sample N`` dra
 deterministically (``--seed``) from the selection; ``--models`` restricts to some models.
 
     HYBRIDSNN_DATA=../shared/data nice -n 19 .venv/bin/python bench/mutate_genn_models.py \\
-        --models SymSTDP --report output/mutation/genn_symstdp.json
+        --models SymSTDP --report output/mutation/genn_sym_stdp.json
     .venv/bin/python bench/mutate_genn_models.py --list            # the mutants, nothing run
 """
 
@@ -45,9 +45,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 _DYNAMICS = "tests/test_sim_dynamics.py"
 _SYM_UNITS = [
-    "tests/test_symstdp.py::test_excitatory_refractory_gap_and_theta_float32",
-    "tests/test_symstdp.py::test_teacher_and_input_rates_include_the_forced_silent_step",
-    "tests/test_symstdp.py::test_readout_and_inhibitory_neurons_integrate_fire_and_reset_by_hand",
+    "tests/test_sym_stdp.py::test_excitatory_refractory_gap_and_theta_float32",
+    "tests/test_sym_stdp.py::test_teacher_and_input_rates_include_the_forced_silent_step",
+    "tests/test_sym_stdp.py::test_readout_and_inhibitory_neurons_integrate_fire_and_reset_by_hand",
 ]
 TESTS: dict[str, list[str]] = {
     "LIF": [_DYNAMICS],

@@ -20,9 +20,9 @@ import torch
 
 from hybridsnn.data import split_present
 from hybridsnn.results import Run, format_markdown
+from hybridsnn.runtime import configure_threads, select_device
 from hybridsnn.shifting.data import image_split
 from hybridsnn.shifting.reference import ReferenceNetwork
-from hybridsnn.spiking import configure_threads, select_device
 
 SIZES = (784, 800, 10)
 

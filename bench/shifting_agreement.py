@@ -39,8 +39,9 @@ from hybridsnn import sim
 from hybridsnn.results import Run, format_markdown
 from hybridsnn.shifting.data import Split, image_split, iris_folds, shuffled
 from hybridsnn.shifting.reference import DENOMINATOR_CLAMP, SENTINEL, THETA, LayerParams, ReferenceNetwork
+from hybridsnn.shifting.settings import TASK_SETTINGS
 from hybridsnn.shifting.stepped import SteppedNetwork
-from hybridsnn.shifting.training import TASK_SETTINGS, Progress, train_epochs
+from hybridsnn.shifting.training import Progress, train_epochs
 
 REFERENCE_BATCH = 100  # samples per reference forward call
 Tasks = dict[str, tuple[list[LayerParams], Split, str]]  # task -> (trained layers, evaluation split, origin)
@@ -60,7 +61,7 @@ def mnist_reference(args: argparse.Namespace) -> tuple[list[LayerParams], Split,
     images; a description of where the weights came from."""
     test = image_split("mnist", "test", limit=args.mnist_test)
     if args.mnist_checkpoint:
-        from hybridsnn.models.shifting import load_model
+        from hybridsnn.shifting.checkpoints import load_model
 
         _, layers = load_model(args.mnist_checkpoint)
         return layers, test, f"checkpoint {args.mnist_checkpoint}"

@@ -1,4 +1,4 @@
-"""Shifting Learning (spec shifting_learning.md §4) as time-stepped GeNN 5 models.
+"""Shifting Learning as time-stepped GeNN 5 models (docs/shifting.md, «Time-stepped version»).
 
 Units: **code-frame time units** — the time t of the original code, where a spike at t is carried as
 z = exp(t) and the synaptic current decays with a time constant of 1 unit (there are no ms here; ``dt``
@@ -25,8 +25,8 @@ Phases (the dynamic int param ``phase`` of every population, set by the host):
   the feedback it receives into ``delta`` before its own learning spike one step later. The output
   error δ_out (the global reward signal) is written into the output layer's ``delta`` by the host.
 
-Arrival is quantised (spec §4.2 option (a)): inputs that arrive in a step were emitted one step earlier,
-so their z is exp(t − dt − Dpre) and B grows by ΔA·exp(t − dt − Dpre) with ΔA = ``Isyn``
+Arrival is quantised (docs/shifting.md, «Stepped vs analytic»): inputs that arrive in a step were emitted
+one step earlier, so their z is exp(t − dt − Dpre) and B grows by ΔA·exp(t − dt − Dpre) with ΔA = ``Isyn``
 (``DeltaCurr`` delivers a step's Σw at once).
 """
 
@@ -123,7 +123,8 @@ ShiftingNeuron = NeuronModel(
         }
     """,
 )
-"""Single-spike neuron of Shifting Learning with the min-candidate schedule (spec §4.1).
+"""Single-spike neuron of Shifting Learning with the min-candidate schedule (docs/shifting.md,
+«Time-stepped version»).
 
 Per lane: running sums ``A``, ``B``; scheduled raw output ``zsched`` (init :data:`SENTINEL`), the arrival
 step ``tcause`` that set it (init −1), its firing time ``tfire`` (init −1: computed in the first step),
@@ -159,5 +160,6 @@ ShiftingSynapse = WeightUpdateModel(
 
 ``g`` (e_ts, shared by all lanes) is added to the target on every presynaptic spike (use ``DeltaCurr``).
 On a learning spike of the post neuron: ``grad`` (per lane) += δ·exp(e_tp)·(z_pre − ẑ_post) if the pre
-spike was causal, and with ``feedback`` = 1 the presynaptic neuron receives g·δ (spec §1.3). Pre
-references: ``tspk``, ``zspk``; post references: ``tcause``, ``lspk``, ``delta``, ``dscale``, ``zhat``."""
+spike was causal, and with ``feedback`` = 1 the presynaptic neuron receives g·δ (docs/shifting.md,
+«Learning rule»). Pre references: ``tspk``, ``zspk``; post references: ``tcause``, ``lspk``, ``delta``,
+``dscale``, ``zhat``."""

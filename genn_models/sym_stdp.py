@@ -1,4 +1,5 @@
-"""sym-STDP (Hao et al. 2020) models in GeNN 5 form (spec sym_stdp.md §2.4, §3.1, §13.2-13.3).
+"""sym-STDP (Hao et al. 2020) models in GeNN 5 form (docs/sym_stdp.md, «Model and equations»: «Neurons»,
+«Synapses and symmetric STDP»).
 
 Units: ms, mV; ``p`` is a spike probability per step (rate_kHz · dt). Dynamic switches (make them dynamic
 before build with ``set_param_dynamic`` / ``set_wu_param_dynamic``): ``frozen`` (Exc: 1 freezes θ),
@@ -23,7 +24,8 @@ PoissonInput = NeuronModel(
     """,
     threshold_condition_code="V >= Vspike",
 )
-"""Input neuron: fires with probability ``p`` per step, never in two consecutive steps (§2.4.1)."""
+"""Input neuron: fires with probability ``p`` per step, never in two consecutive steps (docs/sym_stdp.md,
+«Neurons»)."""
 
 LIFExc = NeuronModel(
     "SymLIFExc",
@@ -47,7 +49,7 @@ LIFExc = NeuronModel(
             V = -100.0;
         }
         if (frozen == 0) {
-            theta -= theta / Ttheta * dt;     // float32: decays by whole ulps (§3.3)
+            theta -= theta / Ttheta * dt;     // float32: whole ulps (docs/sym_stdp.md, «θ in float32»)
         }
         timer += dt;
     """,
@@ -61,7 +63,7 @@ LIFExc = NeuronModel(
         count++;
     """,
 )
-"""Hidden excitatory LIF with adaptive threshold θ and refractory timer (§2.4.2)."""
+"""Hidden excitatory LIF with adaptive threshold θ and refractory timer (docs/sym_stdp.md, «Neurons»)."""
 
 LIFInh = NeuronModel(
     "SymLIFInh",
@@ -79,7 +81,7 @@ LIFInh = NeuronModel(
         timer = 0.0;
     """,
 )
-"""Hidden inhibitory LIF (§2.4.3)."""
+"""Hidden inhibitory LIF (docs/sym_stdp.md, «Neurons»)."""
 
 LIFCla = NeuronModel(
     "SymLIFCla",
@@ -106,7 +108,8 @@ LIFCla = NeuronModel(
         count++;
     """,
 )
-"""Output neuron: Poisson teacher while ``teach`` != 0, plain LIF readout otherwise (§2.4.4)."""
+"""Output neuron: Poisson teacher while ``teach`` != 0, plain LIF readout otherwise (docs/sym_stdp.md,
+«Neurons»)."""
 
 SymSTDP = WeightUpdateModel(
     "SymSTDP",
@@ -130,4 +133,5 @@ SymSTDP = WeightUpdateModel(
     pre_dynamics_code="x += -x / tau_pre * dt;",
     post_dynamics_code="y += -y / tau_post * dt;",
 )
-"""Symmetric potentiation-only STDP: Euler traces x (pre), y (post), hard bound g_max (§3.1, §13.3)."""
+"""Symmetric potentiation-only STDP: Euler traces x (pre), y (post), hard bound g_max (docs/sym_stdp.md,
+«Synapses and symmetric STDP»)."""

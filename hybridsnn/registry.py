@@ -1,40 +1,38 @@
-"""The model registry: which systems exist, their tasks, and the driver module that runs each.
+"""The model registry: which systems exist, their tasks and datasets, and the driver module that runs each.
 
-A driver module (``hybridsnn.models.<name>``) provides:
+Each system is one package, ``hybridsnn.<package>`` (:data:`SYSTEM_PACKAGES`), and declares itself once in
+its ``system`` module: ``SYSTEM = ModelInfo(...)``, with the CLI name, tasks and datasets. That module and
+the package's ``__init__`` import nothing heavy, so ``hybridsnn list`` and ``--help`` stay fast. The
+driver module named there (``hybridsnn.<package>.driver``) provides:
 
 * ``add_arguments(parser, command)`` — its flags for ``train``/``test``/``predict``/``plot``;
 * ``train(args, run)``, ``test(args, run)``, ``predict(args, run)`` — each ends with
   ``return run.finish(...)`` (the results dict; the CLI prints its ``metrics``);
-* ``plot(args)`` — writes figures and returns their paths.
+* ``plot(args)`` — writes figures and returns their paths;
+* optionally ``validate(args, command)`` (checks before any file is written) and ``PREDICT_UNAVAILABLE``.
 
-Drivers are imported only when their model is used, so ``hybridsnn list`` and ``--help`` stay fast.
+Drivers are imported only when their model is used. How to add a system: docs/architecture.md.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from types import ModuleType
 
 from hybridsnn.errors import unknown_choice
+from hybridsnn.system_info import ModelInfo
 
+__all__ = ["MODELS", "SYSTEM_PACKAGES", "ModelInfo", "get_model", "load_driver", "register"]
 
-@dataclass(frozen=True)
-class ModelInfo:
-    """A registered system: CLI name, driver module, one-line summary, tasks, and what runs it."""
-
-    name: str
-    module: str
-    summary: str
-    tasks: tuple[str, ...]
-    runs_on: str
+#: The packages under ``hybridsnn/`` that hold one system each.
+SYSTEM_PACKAGES = ("sym_stdp", "dsl", "hebbian", "hp", "shifting")
 
 
 MODELS: dict[str, ModelInfo] = {}
 
 
 def register(info: ModelInfo) -> None:
-    """Add a system to the registry (used by the registry table below and by tests)."""
+    """Add a system to the registry (used for :data:`SYSTEM_PACKAGES` below and by tests)."""
     MODELS[info.name] = info
 
 
@@ -50,56 +48,5 @@ def load_driver(name: str) -> ModuleType:
     return importlib.import_module(get_model(name).module)
 
 
-register(
-    ModelInfo(
-        "sym-stdp",
-        "hybridsnn.models.sym_stdp",
-        "symmetric STDP + teacher layer (Hao et al. 2020), MNIST / Fashion-MNIST",
-        ("classification",),
-        "GeNN models",
-    )
-)
-
-
-register(
-    ModelInfo(
-        "dsl",
-        "hybridsnn.models.dsl",
-        "Deep Spike Learning with local classifiers (ELL/BELL/FELL; Ma et al. 2022)",
-        ("classification",),
-        "torch",
-    )
-)
-
-
-register(
-    ModelInfo(
-        "hebbian",
-        "hybridsnn.models.hebbian",
-        "memory-enriched SNN with Hebbian plasticity (Limbacher et al. 2022)",
-        ("associations", "omniglot", "cross-modal", "babi", "concentration"),
-        "torch",
-    )
-)
-
-
-register(
-    ModelInfo(
-        "hp",
-        "hybridsnn.models.hp",
-        "hybrid global-local plasticity SNN (HP/GP/LP; Wu et al. 2022)",
-        ("simple", "classification", "tolerance", "fewshot", "multitask"),
-        "torch",
-    )
-)
-
-
-register(
-    ModelInfo(
-        "shifting",
-        "hybridsnn.models.shifting",
-        "Shifting Learning: temporal-coding SNN with a three-factor local rule (SZU-ADDG)",
-        ("xor", "iris", "mnist", "fashion-mnist", "spikes"),
-        "torch reference + GeNN models",
-    )
-)
+for _package in SYSTEM_PACKAGES:
+    register(importlib.import_module(f"hybridsnn.{_package}.system").SYSTEM)

@@ -16,7 +16,8 @@ import pytest
 from bad_input import assert_refused, case, params, scratch_files
 
 from hybridsnn.checkpoint import save_checkpoint
-from hybridsnn.models import dsl
+from hybridsnn.dsl.settings import DSLSettings
+from hybridsnn.dsl.system import TASKS
 from hybridsnn.spiking import checkpoint_payload
 
 CKPT = "{tmp}/dsl.safetensors"
@@ -131,7 +132,7 @@ SETTINGS = {"dataset": "MNIST", "arch": "MNISTDNN", "learning_rule": "ELL", "tau
 def _save(path, built=None, *, model="dsl", stored=None, **extra):
     """The state of a network built from ``built`` (default: SETTINGS), stored with the config ``stored``."""
     built = {**SETTINGS, **(built or {})}
-    tensors, payload = checkpoint_payload({"model": dsl.network_from(built)}, **extra)
+    tensors, payload = checkpoint_payload({"model": DSLSettings.from_config(built).build()}, **extra)
     save_checkpoint(path, tensors, model=model, config=stored if stored is not None else built, extra=payload)
 
 
@@ -139,7 +140,7 @@ def _run(folder, name, *, config=None, built=None, **last):
     """A training run interrupted after epoch 1 of 2, with its ``last`` checkpoint."""
     run = folder / name
     (run / "checkpoints").mkdir(parents=True)
-    stored = {"model": "dsl", "task": "classification", "command": "train", "epochs": 2, "lr": 5e-4,
+    stored = {"model": "dsl", "task": TASKS[0], "command": "train", "epochs": 2, "lr": 5e-4,
               **SETTINGS, **(config or {})}  # fmt: skip
     (run / "config.json").write_text(json.dumps(stored))
     (run / "status.json").write_text(json.dumps({"status": "interrupted"}))
@@ -151,7 +152,7 @@ def _run(folder, name, *, config=None, built=None, **last):
 def _confusion_run(folder, name, confusion):
     run = folder / name
     run.mkdir()
-    config = {"model": "dsl", "task": "classification", "command": "test"}
+    config = {"model": "dsl", "task": TASKS[0], "command": "test"}
     (run / "config.json").write_text(json.dumps(config))
     (run / "confusion.json").write_text(confusion if isinstance(confusion, str) else json.dumps(confusion))
 

@@ -16,13 +16,15 @@ import pytest
 from bad_input import Case, assert_refused, case, params, scratch_files
 
 from hybridsnn.checkpoint import load_checkpoint, save_checkpoint
-from hybridsnn.hebbian import concentration_run, crossmodal_run, omniglot_run
-from hybridsnn.hebbian.crossmodal import CrossModalConfig
+from hybridsnn.hebbian.associations import run as associations_run
+from hybridsnn.hebbian.concentration import run as concentration_run
+from hybridsnn.hebbian.cross_modal import run as crossmodal_run
+from hybridsnn.hebbian.cross_modal.network import CrossModalConfig
 from hybridsnn.hebbian.encoders import DigitEncoder, save_encoders
 from hybridsnn.hebbian.networks import AssociationConfig, build_network
-from hybridsnn.hebbian.protonet import ProtoEncoder, save_protonet
+from hybridsnn.hebbian.omniglot import run as omniglot_run
+from hybridsnn.hebbian.omniglot.protonet import ProtoEncoder, save_protonet
 from hybridsnn.hebbian.settings import train_parser
-from hybridsnn.models import hebbian
 from hybridsnn.spiking import checkpoint_payload
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -220,15 +222,16 @@ DATA = [  # HYBRIDSNN_OFFLINE=1: a missing dataset is one line, no download is t
     case(f"{T} {OM} --data-root {{tmp}}/a_folder", "dataset 'omniglot' split 'small1' not found"),
     case(f"{T} {CM} --data-root {{tmp}}/a_folder", "dataset 'fsdd' split 'train' not found"),
     case(f"{T} {BA} --data-root {{tmp}}/a_folder",
-         "a_folder/babi/tasks_1-20_v1-2/en-10k/qa1_single-supporting-fact_train.txt not found (downloads"),
-    case(f"{T} {BA} --babi-task 7 --data-root {{tmp}}/a_folder", "qa7_counting_train.txt not found"),
+         "dataset 'babi' split 'train' not found: missing {tmp}/a_folder/babi/tasks_1-20_v1-2/en-10k/"
+         "qa1_single-supporting-fact_train.txt (downloads"),
+    case(f"{T} {BA} --babi-task 7 --data-root {{tmp}}/a_folder", "qa7_counting_train.txt (downloads"),
     case(f"{T} {BA} --data-root {{tmp}}/a_file.txt", "a_file.txt"),
     case("test hebbian --task omniglot --checkpoint {tmp}/omniglot.safetensors --data-root {tmp}/a_folder",
          "dataset 'omniglot'"),
     case("test hebbian --task cross-modal --checkpoint {tmp}/crossmodal.safetensors "
          "--data-root {tmp}/a_folder", "dataset 'fsdd'"),
     case("test hebbian --task babi --checkpoint {tmp}/babi.safetensors --data-root {tmp}/a_folder",
-         "qa1_single-supporting-fact_train.txt not found"),
+         "dataset 'babi' split 'train' not found"),
 ]  # fmt: skip
 
 RUNS = [
@@ -305,7 +308,7 @@ def scratch(tmp_path_factory):
     """The shared files plus untrained checkpoints of every task, encoder files and run folders."""
     folder = scratch_files(tmp_path_factory.mktemp("hebbian-bad-input"))
     args = _args("--embedding-size", "8", "--num-classes", "3", "--sequence-length", "2")
-    config = AssociationConfig.from_mapping(hebbian.resolve_settings(args))
+    config = AssociationConfig.from_mapping(associations_run.resolve_settings(args))
     _save(folder / "assoc.safetensors", "associations", build_network(config), args)
     _save(folder / "babi.safetensors", "babi", build_network(config), args)
     args = _args("--task", "omniglot")

@@ -16,7 +16,8 @@ import pytest
 from bad_input import assert_refused, case, params, scratch_files
 
 from hybridsnn.checkpoint import save_checkpoint
-from hybridsnn.models import hp
+from hybridsnn.hp.networks import build_network
+from hybridsnn.hp.settings import HPSettings
 from hybridsnn.spiking import checkpoint_payload
 
 SIMPLE = "{tmp}/hp-simple.safetensors"
@@ -155,14 +156,19 @@ FEWSHOT_SETTINGS = {"task": "fewshot", "method": "hp", "dataset": "omniglot", "b
                     "ways": 5, "shots": 1, "omniglot_sets": "small"}  # fmt: skip
 
 
+def _network(settings):
+    """A freshly built network of a checkpoint config's settings."""
+    return build_network(HPSettings.from_config(settings))
+
+
 def _save(path, settings, *, model="hp", config=None, **extra):
-    tensors, stored = checkpoint_payload({"model": hp.build_network(settings)}, **extra)
+    tensors, stored = checkpoint_payload({"model": _network(settings)}, **extra)
     save_checkpoint(path, tensors, model=model, config={**settings, **(config or {})}, extra=stored)
 
 
 def _save_as(path, built, stored):
     """The state of a network built from the settings ``built``, stored with the config ``stored``."""
-    tensors, extra = checkpoint_payload({"model": hp.build_network(built)})
+    tensors, extra = checkpoint_payload({"model": _network(built)})
     save_checkpoint(path, tensors, model="hp", config=stored, extra=extra)
 
 

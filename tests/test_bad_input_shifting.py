@@ -21,8 +21,9 @@ from bad_input import Case, assert_refused, case, damaged_run, params, scratch_f
 
 from hybridsnn import cli
 from hybridsnn.checkpoint import save_checkpoint
-from hybridsnn.models.shifting import fresh_layers
-from hybridsnn.shifting.training import TASK_SETTINGS, layer_sizes, layer_tensors
+from hybridsnn.shifting.checkpoints import fresh_layers
+from hybridsnn.shifting.settings import TASK_SETTINGS
+from hybridsnn.shifting.training import layer_sizes, layer_tensors
 from hybridsnn.sim import pygenn_available
 
 # a warning would be a second line on stderr

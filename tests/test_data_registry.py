@@ -108,7 +108,7 @@ def test_failed_download_is_one_line(monkeypatch, tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"name": "nosuch"}, "unknown dataset 'nosuch'; allowed: cifar10, fashion-mnist, fsdd, iris"),
+        ({"name": "nosuch"}, "unknown dataset 'nosuch'; allowed: babi, cifar10, fashion-mnist, fsdd"),
         ({"name": "mnist", "split": "valid"}, "unknown split of dataset mnist 'valid'; allowed: train, test"),
         ({"name": "xor", "colour": 1}, "unknown option of dataset xor 'colour'; allowed: high, low"),
         ({"name": "iris", "normalize_mean": 30}, "unknown option of dataset iris 'normalize_mean'"),

@@ -9,12 +9,14 @@ from torch import nn
 from hybridsnn.dsl.block import LocalBlock, dsl_lif_config
 from hybridsnn.dsl.decoder import decoder_pooling
 from hybridsnn.dsl.network import ARCHITECTURES, build_network, get_architecture, prepare_input
+from hybridsnn.dsl.rules import TRAINERS
+from hybridsnn.dsl.settings import NETWORK_KEYS, DSLSettings
 from hybridsnn.errors import UserError
-from hybridsnn.models.dsl import network_from
 
 LIF = dsl_lif_config()
 
-# dsl §2.6: (channels, dim_out) -> pooling kernel, pooled decoder input with --dim-in-decoder 1024
+# docs/dsl.md, «Model and equations»: (channels, dim_out) -> pooling kernel, pooled decoder input with
+# --dim-in-decoder 1024
 POOLING = [
     ((12, 24), (4, 2), 864),  # MNISTCNN conv1
     ((64, 8), (2, 2), 1024),  # MNISTCNN conv2, FashionCNN conv2
@@ -28,7 +30,7 @@ POOLING = [
     ((256, 8), (4, 4), 1024),  # CIFARCNN conv5
 ]
 
-# dsl §3.1: encoder / classifier parameters and number of blocks
+# docs/dsl.md, «Model and equations»: encoder / classifier parameters and number of blocks
 PARAMETERS = {
     "MNISTDNN": (627_200, 8_000, 1),
     "FashionDNN": (5_017_600, 64_000, 1),
@@ -85,9 +87,33 @@ def test_between_block_ops_pool_and_flatten_per_step():
     assert prepare_input(torch.zeros(5, 1, 28, 28), ("flatten",), static=True).shape == (5, 784)
 
 
+SETTINGS = {"dataset": "MNIST", "arch": "MNISTDNN", "learning_rule": "FELL", "tau": 1.0, "thresh": 1.0,
+            "time_window": 10, "dim_in_decoder": 1024, "fa": False, "random_matrix": False,
+            "encoding": "real"}  # fmt: skip
+
+
+def network_from(config: dict) -> nn.Module:
+    return DSLSettings.from_config(config).build()
+
+
+def test_settings_convert_to_and_from_the_stored_config():
+    settings = DSLSettings.from_config({**SETTINGS, "seed": 1234, "epochs": 3})  # other keys are ignored
+    assert settings.to_config() == SETTINGS and tuple(SETTINGS) == NETWORK_KEYS
+    assert settings.trainer is TRAINERS["FELL"]  # the rule is resolved once, into its function
+    assert (settings.seed_dataset, settings.image_shape) == ("MNIST", (1, 28, 28))
+    assert settings.decoder == "trained"
+    fashion = DSLSettings.from_config({**SETTINGS, "dataset": "fashion-mnist", "fa": True})
+    assert (fashion.seed_dataset, fashion.decoder) == ("FashionMNIST", "fa")
+    with pytest.raises(AttributeError):
+        settings.tau = 2.0  # frozen
+    with pytest.raises(UserError, match="lacks the DSL setting"):
+        DSLSettings.from_config({k: v for k, v in SETTINGS.items() if k != "encoding"})
+    with pytest.raises(UserError, match="unknown learning rule 'SGD'"):
+        DSLSettings.from_config({**SETTINGS, "learning_rule": "SGD"})
+
+
 def test_bad_configurations_are_refused_with_one_line():
-    settings = {"dataset": "MNIST", "arch": "CIFARCNN", "tau": 1.0, "thresh": 1.0, "time_window": 10,
-                "dim_in_decoder": 1024, "fa": False, "random_matrix": False, "encoding": "real"}
+    settings = {**SETTINGS, "arch": "CIFARCNN"}
     with pytest.raises(UserError, match=r"CIFARCNN takes \(3, 32, 32\) images but MNIST"):
         network_from(settings)
     with pytest.raises(UserError, match="unknown DSL model 'LeNet'"):

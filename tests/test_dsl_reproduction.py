@@ -1,7 +1,8 @@
 """Slow: one epoch of the seed's MNISTDNN commands on full MNIST (minutes per rule on one CPU thread).
 
 Run with ``pytest -m slow tests/test_dsl_reproduction.py``. The thresholds sit just below the first-epoch
-test accuracies of the recorded reproduction (ELL 96.9 %, FELL 96.9 %, BELL 95.5 %; see the README).
+test accuracies of the recorded reproduction (ELL 96.9 %, FELL 96.9 %, BELL 95.5 %;
+docs/dsl.md, «Reproduction»).
 """
 
 from __future__ import annotations

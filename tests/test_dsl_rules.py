@@ -16,8 +16,8 @@ from torch import nn
 from hybridsnn.dsl.adam101 import Adam101
 from hybridsnn.dsl.block import LocalBlock, dsl_lif_config
 from hybridsnn.dsl.network import DSLNetwork
-from hybridsnn.dsl.reference import seed_network_window
-from hybridsnn.dsl.rules import RULES
+from hybridsnn.dsl.rules import RULES, get_rule
+from hybridsnn.dsl.seed_oracle import seed_network_window
 from hybridsnn.dsl.training import make_schedulers
 
 STEPS = 6
@@ -82,7 +82,7 @@ def recorded_gradients(network: DSLNetwork, rule: str, x: torch.Tensor, target: 
     if reference:
         seed_network_window(network, x, target, STEPS, rule, recorders)
     else:
-        network.train_window(x, target, STEPS, rule, recorders)
+        network.train_window(x, target, STEPS, get_rule(rule), recorders)
     return [recorder.records for recorder in recorders]
 
 
@@ -166,7 +166,7 @@ def test_no_gradient_crosses_blocks(rule):
 
     optimizers[1].step = spy_step
     before = None
-    outputs, _ = network.train_window(x, target, STEPS, rule, optimizers)
+    outputs, _ = network.train_window(x, target, STEPS, get_rule(rule), optimizers)
     before = [p.grad.clone() for p in first.parameters()]
     assert all(torch.equal(a, b) for snap in snapshots for a, b in zip(snap, before, strict=True))
     assert all(not torch.equal(a, p) for a, p in zip(second_before, second.parameters(), strict=True))
@@ -187,7 +187,7 @@ def test_random_matrix_freezes_the_classifier_and_fa_trains_both_matrices_alike(
     optimizer = Adam101(fa.parameters(), lr=1e-2)
     for seed in range(3):
         xb, tb = batch(10 + seed, (12,))
-        fa.train_window(xb, tb, STEPS, "ELL", [optimizer])
+        fa.train_window(xb, tb, STEPS, get_rule("ELL"), [optimizer])
     assert (decoder.weight - start).abs().max() > 1e-3  # the classifier did learn ...
     torch.testing.assert_close(decoder.weight - decoder.weight_fa, gap)  # ... and B moved with it
 
@@ -218,7 +218,7 @@ def test_training_matches_the_seed_formulation_with_adam101(rule):
     start = [p.detach().clone() for p in network.parameters()]
     for step in range(3):
         x, target = batch(20 + step, (1, 8, 8), n=16)
-        network.train_window(x, target, STEPS, rule, ours_opt)
+        network.train_window(x, target, STEPS, get_rule(rule), ours_opt)
         seed_network_window(seed, x, target, STEPS, rule, seed_opt)
     moved = max((p - q).abs().max().item() for p, q in zip(network.parameters(), start, strict=True))
     assert moved > 1e-3
@@ -280,7 +280,8 @@ def test_a_few_steps_lower_the_loss(rule, lr):
     network = DSLNetwork([block], [()])
     optimizers = [Adam101(block.parameters(), lr=lr)]
     target = F.one_hot(y_train[:100], 10).float()
-    losses = [float(network.train_window(x_train[:100], target, STEPS, rule, optimizers)[1])
+    trainer = get_rule(rule)
+    losses = [float(network.train_window(x_train[:100], target, STEPS, trainer, optimizers)[1])
               for _ in range(20)]
     assert losses[0] == pytest.approx(STEPS * 0.1)  # silent at the start: every target neuron misses
     assert max(losses[-3:]) < 0.5 * losses[0]
@@ -301,15 +302,18 @@ def digits_split() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tens
 
 @pytest.mark.parametrize(("rule", "lr"), [("ELL", 1e-3), ("FELL", 1e-3), ("BELL", 3e-3)])
 def test_each_rule_learns_sklearn_digits(rule, lr):
-    """dsl §5.5, digits-fc with 200 neurons: test error far below chance (90 %) after 3 epochs."""
+    """digits-fc with 200 neurons (docs/dsl.md, «How it is checked»): test error far below chance (90 %)
+    after 3 epochs."""
     torch.manual_seed(1234)
     block = LocalBlock(nn.Linear(64, 200, bias=False), lif=dsl_lif_config())
     network = DSLNetwork([block], [()])
     optimizers = [Adam101(block.parameters(), lr=lr)]
     x_train, y_train, x_test, y_test = digits_split()
+    trainer = get_rule(rule)
     for _ in range(3):
         for index in torch.randperm(len(y_train)).split(100):
-            network.train_window(x_train[index], F.one_hot(y_train[index], 10).float(), 10, rule, optimizers)
+            target = F.one_hot(y_train[index], 10).float()
+            network.train_window(x_train[index], target, 10, trainer, optimizers)
     with torch.no_grad():
         counts = network(x_test, 10)[-1].sum(0)
     error = (counts.argmax(-1) != y_test).float().mean().item()
@@ -323,8 +327,8 @@ def test_latency_coded_input_learns_through_the_temporal_first_layer():
     torch.manual_seed(1234)
     block = LocalBlock(nn.Linear(64, 200, bias=False), lif=dsl_lif_config())
     network = DSLNetwork([block], [("flatten",)])
-    steps = DSLSteps(network, rule="ELL", steps=10, optimizers=[Adam101(block.parameters(), lr=3e-3)],
-                     device=torch.device("cpu"), encoding="latency")
+    steps = DSLSteps(network, trainer=get_rule("ELL"), steps=10, device=torch.device("cpu"),
+                     optimizers=[Adam101(block.parameters(), lr=3e-3)], encoding="latency")
     x_train, y_train, x_test, y_test = digits_split()
     coded = steps.inputs(x_test[:2].view(-1, 1, 8, 8))
     assert coded.shape == (10, 2, 1, 8, 8) and torch.equal(coded.sum(0), torch.ones(2, 1, 8, 8))
@@ -362,8 +366,9 @@ class _DataSGD(torch.optim.Optimizer):
 
 def test_fell_graph_holds_weight_copies_so_torch_optimisers_can_update_in_place():
     """FELL keeps the window's graph across optimiser steps. A torch optimiser updates the parameters in place
-    (bumping their version), so the graph must save copies of the weights (dsl §5.3.1, fix B), not the
-    parameters; the conv network's second block runs on temporal input (the spikes of the first)."""
+    (bumping their version), so the graph must save copies of the weights, not the parameters
+    (docs/dsl.md, «Decisions against the original»); the conv network's second block runs on temporal input
+    (the spikes of the first)."""
     trained = []
     for make_optimizer in (lambda p: torch.optim.SGD(p, lr=0.05), lambda p: _DataSGD(p, lr=0.05)):
         network = conv_network()
@@ -371,7 +376,7 @@ def test_fell_graph_holds_weight_copies_so_torch_optimisers_can_update_in_place(
         optimizers = [make_optimizer(block.parameters()) for block in network.blocks]
         for step in range(2):
             x, target = batch(20 + step, (1, 8, 8), n=4)
-            network.train_window(x, target, STEPS, "FELL", optimizers)
+            network.train_window(x, target, STEPS, get_rule("FELL"), optimizers)
         moved = [(p - q).abs().max().item() for p, q in zip(network.parameters(), start, strict=True)]
         assert max(moved) > 1e-3
         trained.append([p.detach() for p in network.parameters()])

@@ -84,7 +84,7 @@ def test_every_network_generates_and_compiles_cuda_code(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     built = json.loads(done.stdout.strip().splitlines()[-1])
     assert sorted(built) == sorted(
-        ["symstdp_train_100", "symstdp_infer_100_b32", "symstdp_train_6400", "symstdp_infer_6400_b32",
+        ["sym_stdp_train_100", "sym_stdp_infer_100_b32", "sym_stdp_train_6400", "sym_stdp_infer_6400_b32",
          next(name for name in built if name.startswith("shifting"))]
     )  # fmt: skip
     for name, code in built.items():

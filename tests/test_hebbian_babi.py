@@ -8,12 +8,16 @@ import pytest
 import torch
 
 from hybridsnn.cli import main
+from hybridsnn.data.babi import ensure_babi, parse_stories, read_samples, task_file
 from hybridsnn.errors import DataError
-from hybridsnn.hebbian.babi_data import Vocabulary, ensure_babi, parse_stories, read_samples, task_file
-from hybridsnn.hebbian.babi_network import QuestionAnsweringSNN
+from hybridsnn.hebbian.babi import run as babi_run
+from hybridsnn.hebbian.babi.data import Vocabulary
+from hybridsnn.hebbian.babi.network import QuestionAnsweringSNN
 from hybridsnn.hebbian.networks import AssociationConfig
+from hybridsnn.hebbian.settings import train_parser
 from hybridsnn.hebbian.training import AssociationSteps, make_optimizer
 from hybridsnn.spiking.distributed import DistributedContext
+from tests.babi_stories import PLACES, write_qa1
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # one thread per test, restored after
 
@@ -129,3 +133,46 @@ def test_babi_training_run_on_a_tiny_task_file(tmp_path):
     tested = json.loads((tmp_path / "t" / "results.json").read_text())["metrics"]
     assert tested["test_accuracy"] == metrics["test_accuracy"]
     assert tested["test_loss"] == pytest.approx(metrics["test_loss"], rel=1e-5)
+
+
+def test_qa1_format_synthetic_stories_parse_like_task_1(tmp_path):
+    write_qa1(tmp_path, train_stories=20, test_stories=4)
+    lines = task_file(tmp_path, 1, "train").read_text().splitlines()
+    assert len(lines) == 20 * 15 and lines[0].startswith("1 ") and lines[15].startswith("1 ")
+    samples = read_samples(task_file(tmp_path, 1, "train"))
+    assert len(samples) == 100 and [len(s.story) for s in samples[:5]] == [2, 4, 6, 8, 10]
+    for sample in samples:  # the answer is where the asked actor moved last
+        actor = sample.question[-1]
+        assert sample.answer == [s for s in sample.story if s[0] == actor][-1][-1] and sample.answer in PLACES
+    assert len(read_samples(task_file(tmp_path, 1, "test"), max_sentences=4)) == 4 * 2
+
+
+def _quick_model(tmp_path, *flags: str) -> tuple[QuestionAnsweringSNN, Vocabulary, list]:
+    write_qa1(tmp_path, train_stories=40, test_stories=4)
+    args = train_parser().parse_args(["--task", "babi", "--quick", *flags])
+    settings = {**babi_run.resolve_settings(args), "data_root": str(tmp_path)}
+    vocabulary, train_set, _, _ = babi_run.load_splits(settings)
+    torch.manual_seed(0)
+    return QuestionAnsweringSNN(babi_run._config(settings, vocabulary)), vocabulary, train_set
+
+
+def test_quick_read_out_fires_at_the_start_where_the_100_ms_constants_stay_silent(tmp_path):
+    # the old --quick (seed's 100-ms constants at E=40, M=50, <= 4 sentences) scored exactly 0 %, below
+    # chance: its recall-phase value neurons do not fire, every score is 0, and argmax of a tie is word 0 =
+    # NIL, which is never an answer. The time-compressed --quick network reads out from the first batch.
+    seed_constants = ["--num-time-steps", "100", "--tau-mem", "20", "--tau-trace", "20", "--gamma-pos", "0.3",
+                      "--gamma-neg", "0.3", "--readout-window", "30", "--readout-delay", "30",
+                      "--embedding-size", "40", "--memory-size", "50"]  # fmt: skip
+    for flags, silent in ((seed_constants, True), ((), False)):
+        model, vocabulary, train_set = _quick_model(tmp_path, *flags)
+        batch = train_set.select(slice(0, 32))
+        with torch.no_grad():
+            scores, populations = model(*batch.inputs)
+        rate_hz = float(populations["read_values"].mean()) * 1000
+        answered = (scores != 0).any(dim=1)  # an all-zero score row: no value spike in the read-out window
+        if silent:
+            assert rate_hz < 1.0 and answered.float().mean() < 0.1
+            assert torch.all(scores[~answered].argmax(dim=1) == 0)  # the tie goes to word 0
+            assert vocabulary.words[0] == "nil" and not torch.any(batch.target == 0)
+        else:
+            assert rate_hz > 20.0 and torch.all(answered)

@@ -12,7 +12,14 @@ from torch import nn
 from hybridsnn.checkpoint import load_checkpoint, save_checkpoint
 from hybridsnn.cli import main
 from hybridsnn.errors import UserError
-from hybridsnn.hebbian.concentration import (
+from hybridsnn.hebbian.concentration.agents import (
+    FaceDownRandomAgent,
+    PerfectMemoryAgent,
+    PolicyAgent,
+    UniformRandomAgent,
+    play,
+)
+from hybridsnn.hebbian.concentration.game import (
     EMPTY,
     FACE_DOWN,
     FACE_UP,
@@ -21,14 +28,7 @@ from hybridsnn.hebbian.concentration import (
     fixed_deck,
     split_observation,
 )
-from hybridsnn.hebbian.concentration_agents import (
-    FaceDownRandomAgent,
-    PerfectMemoryAgent,
-    PolicyAgent,
-    UniformRandomAgent,
-    play,
-)
-from hybridsnn.hebbian.concentration_policy import (
+from hybridsnn.hebbian.concentration.policy import (
     HebbianActorCritic,
     PolicyConfig,
     StepOutput,
@@ -37,8 +37,8 @@ from hybridsnn.hebbian.concentration_policy import (
     state_tensors,
     state_to_dict,
 )
-from hybridsnn.hebbian.concentration_training import ConcentrationTrainer
-from hybridsnn.hebbian.ppo import PPOConfig, Rollout, gae, ppo_loss, ppo_update
+from hybridsnn.hebbian.concentration.ppo import PPOConfig, Rollout, gae, ppo_loss, ppo_update
+from hybridsnn.hebbian.concentration.training import ConcentrationTrainer
 from hybridsnn.spiking import checkpoint_payload, restore_state
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")

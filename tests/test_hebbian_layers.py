@@ -1,4 +1,4 @@
-"""Layer math of the Hebbian-memory SNN against hand-computed values (hebbian_memory §1.2-1.6, §6.3)."""
+"""Layer math of the Hebbian-memory SNN against hand-computed values (docs/hebbian.md, «Memory layers»)."""
 
 from __future__ import annotations
 

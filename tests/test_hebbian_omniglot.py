@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -14,10 +15,10 @@ from hybridsnn.checkpoint import save_checkpoint
 from hybridsnn.cli import main
 from hybridsnn.data import OneShotRun
 from hybridsnn.errors import CheckpointError, UserError
-from hybridsnn.hebbian import omniglot_run
 from hybridsnn.hebbian.layers import encode
-from hybridsnn.hebbian.omniglot import OmniglotConfig, OmniglotSNN
-from hybridsnn.hebbian.omniglot_data import (
+from hybridsnn.hebbian.omniglot import network as omniglot
+from hybridsnn.hebbian.omniglot import run as omniglot_run
+from hybridsnn.hebbian.omniglot.data import (
     background_characters,
     one_shot_episodes,
     prepare_images,
@@ -26,7 +27,9 @@ from hybridsnn.hebbian.omniglot_data import (
     split_characters,
     with_rotations,
 )
-from hybridsnn.hebbian.protonet import (
+from hybridsnn.hebbian.omniglot.network import OmniglotConfig, OmniglotSNN
+from hybridsnn.hebbian.omniglot.protonet import (
+    ProtoEncoder,
     ProtoNetSettings,
     load_protonet,
     pretrain_protonet,
@@ -166,8 +169,24 @@ def test_protonet_pretraining_learns_and_round_trips_through_its_checkpoint(tmp_
         result.encoder(torch.zeros(2, 28, 28))
 
 
+def test_protonet_currents_are_features_standardised_over_the_training_images():
+    """offset = per-feature mean, scale = standard deviation (1 for a constant feature), currents
+    (f − offset) / scale clipped to [0, 1]. Features [0, 1], [2, 1], [4, 1]: mean [2, 1], std [2, 0] → the
+    training currents [0, 0], [0, 0], [1, 0]; a new [3, 5] → [0.5, 1]. (Dividing by the maximum, as before,
+    gave [0, 1], [0.5, 1], [1, 1]: the shared second feature at full current in every image.)"""
+    encoder = ProtoEncoder(2)
+    encoder.body = torch.nn.Identity()  # the "images" are the features themselves
+    train = torch.tensor([[0.0, 1.0], [2.0, 1.0], [4.0, 1.0]])
+    currents = encoder.calibrated_currents(train)
+    assert encoder.offset.tolist() == [2.0, 1.0] and encoder.scale.tolist() == [2.0, 1.0]
+    assert currents.tolist() == [[0.0, 0.0], [0.0, 0.0], [1.0, 0.0]]
+    assert encoder.currents(torch.tensor([[3.0, 5.0], [1.0, 0.0]])).tolist() == [[0.5, 1.0], [0.0, 0.0]]
+    assert "offset" in encoder.state_dict()  # saved with the encoder (and refused when missing)
+
+
 def _small_network() -> OmniglotSNN:
-    """6 features, M=16, 10 steps per item with the time-compressed constants of hebbian_memory §6.3."""
+    """6 features, M=16, 10 steps per item with the time-compressed constants of the quick modes
+    (docs/hebbian.md, «Quick modes»)."""
     torch.manual_seed(0)
     config = OmniglotConfig(
         feature_size=6,
@@ -203,13 +222,41 @@ def test_memory_network_shapes_errors_and_training_lowers_the_loss(torch_one_thr
     assert steps.eval_step(batch)["loss"] < 0.8 * first["loss"]
 
 
+def test_warm_start_gives_image_keys_label_values_and_read_keys_equal_to_the_write_keys():
+    torch.manual_seed(0)
+    config = OmniglotConfig(feature_size=6, label_size=4, memory_size=8, steps=10, readout_window=5)
+    cold = OmniglotSNN(config)
+    assert torch.all(cold.writing.weight != 0)
+    assert not torch.equal(cold.reading.weight[:, :6], cold.writing.weight[:8, :6])
+    torch.manual_seed(0)
+    warm = OmniglotSNN(dataclasses.replace(config, warm_start=True))
+    write, read = warm.writing.weight, warm.reading.weight  # [2M, images + labels], [M, images + M]
+    assert torch.equal(write[:8, :6], cold.writing.weight[:8, :6])  # image → key: the Xavier start, kept
+    assert torch.equal(write[8:, 6:], cold.writing.weight[8:, 6:])  # label → value: kept
+    assert not write[:8, 6:].any() and not write[8:, :6].any()  # label → key, image → value: zero
+    assert torch.equal(read[:, :6], write[:8, :6]) and torch.equal(read[:, 6:], cold.reading.weight[:, 6:])
+    # a label alone drives no key and an image alone no value in the store phase
+    assert torch.equal(warm.writing(torch.cat([torch.zeros(10, 2, 6), torch.ones(10, 2, 4)], -1)).keys,
+                       torch.zeros(10, 2, 8))  # fmt: skip
+
+
 def test_image_neurons_are_non_leaky_if_with_a_balanced_threshold():
-    """Current 0.125 (an eighth of the feature maximum): v = 0.125·(t+1) crosses 1 at step 8, then the
-    reset removes 1 → one spike every 8 steps (125 Hz); above 0.25 the refractory period caps it at 250 Hz."""
+    """Threshold refractory + 1 = 4 (the balanced threshold for currents = features / training maximum):
+    v = c·(t+1) without leak. c = 1 (the maximum) crosses 4 at step 4, the reset removes 4 → a spike every
+    4th step, the 250 Hz ceiling; c = 0.5 crosses at step 8 (v = 4.5), then 4.5 + 0.5 − 4 = 1 → every 8th
+    step (125 Hz); c = 0.25 at step 16 (v = 4.25), then 0.5 + 15·0.25 → step 32. Threshold 1 (the old value)
+    fired 1 and 0.5 both at the ceiling: 80 % of the ProtoNet features saturated and looked alike."""
+    assert omniglot.balanced_image_threshold(3) == 4.0 and omniglot.balanced_image_threshold(0) == 1.0
     neurons = OmniglotConfig().image_neurons()
-    spikes = encode(torch.tensor([[[0.125, 0.9]]]), 40, neurons)[:, 0]
-    assert torch.nonzero(spikes[:, 0]).flatten().tolist() == [8, 16, 24, 32]
-    assert torch.nonzero(spikes[:, 1]).flatten().tolist() == [1, 5, 9, 13, 17, 21, 25, 29, 33, 37]
+    assert neurons.threshold == 4.0 and neurons.decay == 1.0 and not neurons.scale_input
+    spikes = encode(torch.tensor([[[1.0, 0.5, 0.25, 0.0]]]), 40, neurons)[:, 0]
+    assert torch.nonzero(spikes[:, 0]).flatten().tolist() == list(range(4, 40, 4))
+    assert torch.nonzero(spikes[:, 1]).flatten().tolist() == [8, 16, 24, 32]
+    assert torch.nonzero(spikes[:, 2]).flatten().tolist() == [16, 32]
+    assert float(spikes[:, 3].sum()) == 0.0
+    # rates proportional to the current up to the maximum: in 400 ms 100·c spikes (to within the last one)
+    counts = encode(torch.tensor([[[0.1, 0.3, 0.6, 0.9, 1.0]]]), 400, neurons)[:, 0].sum(dim=0)
+    assert counts.tolist() == [9.0, 29.0, 59.0, 90.0, 99.0]
 
 
 def test_each_image_is_encoded_from_rest():

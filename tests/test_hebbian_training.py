@@ -16,14 +16,14 @@ from hybridsnn.checkpoint import load_checkpoint
 from hybridsnn.cli import main
 from hybridsnn.data import make_task
 from hybridsnn.errors import UserError
-from hybridsnn.hebbian.data import association_sequences
-from hybridsnn.hebbian.figures import sweep_points
+from hybridsnn.hebbian.associations.data import association_sequences
+from hybridsnn.hebbian.associations.figures import sweep_points
 from hybridsnn.hebbian.networks import AssociationConfig, build_network
 from hybridsnn.hebbian.training import AssociationSteps, make_optimizer
 from hybridsnn.spiking.distributed import DistributedContext
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # one thread per test, restored after
-#: Time-compressed dynamics (hebbian_memory §6.3) at a tiny size: neurons fire, so gradients flow.
+#: Time-compressed dynamics (docs/hebbian.md, «Quick modes») at a tiny size: neurons fire, so gradients flow.
 COMPRESSED = dict(steps=25, tau_mem=5.0, tau_trace=5.0, readout_window=8, gamma_pos=1.2, gamma_neg=1.2)
 TINY_FLAGS = [
     "--num-time-steps",

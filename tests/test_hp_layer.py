@@ -18,8 +18,9 @@ from hybridsnn.hp.layer import (
     hebbian_update,
     split_parameters,
 )
+from hybridsnn.hp.methods import GP, HP, LP, METHODS
 from hybridsnn.hp.mlp import HPMLP, MLPConfig
-from hybridsnn.hp.reference import reference_forward
+from hybridsnn.hp.seed_oracle import reference_forward
 from hybridsnn.hp.training import make_optimizers, one_hot_mse
 
 SMALL_MLP = MLPConfig(sizes=(12, 9, 4), threshold=0.35, decay=0.4, time_steps=6, tau_w=40.0)
@@ -136,7 +137,7 @@ def test_bad_rules_and_combinations_are_refused():
 
 def test_hp_mlp_matches_the_seed_formulation_with_carried_traces():
     torch.manual_seed(1)
-    model = HPMLP(SMALL_MLP, "hp")
+    model = HPMLP(SMALL_MLP, HP)
     with torch.no_grad():
         for layer in model.layers:
             layer.alpha.fill_(0.3)
@@ -157,7 +158,7 @@ def test_hp_mlp_matches_the_seed_formulation_with_carried_traces():
 
 def test_evaluation_uses_but_does_not_overwrite_the_training_trace():
     torch.manual_seed(2)
-    model = HPMLP(SMALL_MLP, "hp")
+    model = HPMLP(SMALL_MLP, HP)
     x = torch.rand(4, 12)
     model.train()
     model(x)
@@ -172,20 +173,20 @@ def test_evaluation_uses_but_does_not_overwrite_the_training_trace():
 
 def test_lp_trains_only_the_readout_and_gp_ignores_the_local_optimiser():
     torch.manual_seed(3)
-    lp = HPMLP(SMALL_MLP, "lp")
+    lp = HPMLP(SMALL_MLP, LP)
     one_hot_mse(lp(torch.rand(5, 12)), torch.tensor([0, 1, 2, 3, 0])).backward()
     first, second = lp.layers
     assert all(not p.requires_grad for p in first.parameters())
     assert second.fc.weight.grad is not None and second.alpha.grad is not None
-    gp = HPMLP(SMALL_MLP, "gp")
+    gp = HPMLP(SMALL_MLP, GP)
     assert set(make_optimizers(gp, 1e-3, 5e-4)) == {"optim_base"}
-    assert set(make_optimizers(HPMLP(SMALL_MLP, "hp"), 1e-3, 5e-4)) == {"optim_base", "optim_local"}
+    assert set(make_optimizers(HPMLP(SMALL_MLP, HP), 1e-3, 5e-4)) == {"optim_base", "optim_local"}
 
 
 @pytest.mark.parametrize("method", ["hp", "gp", "lp"])
 def test_a_few_optimisation_steps_reduce_the_loss(method):
     torch.manual_seed(4)
-    model = HPMLP(SMALL_MLP, method)
+    model = HPMLP(SMALL_MLP, METHODS[method])
     optimizers = make_optimizers(model, 1e-2, 5e-3)
     x, y = torch.rand(32, 12) * 2, torch.arange(32) % 4
     losses = []

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import REPO_ROOT, require_dataset
 
 from hybridsnn import cli
 from hybridsnn.data import load_dataset
 from hybridsnn.hp.fewshot import EpisodeSampler, FewShotConfig, FewShotNet, MetaTrainer, episode_loss
+from hybridsnn.hp.methods import EWC, GP, HP
 from hybridsnn.hp.multitask import EWCPenalty, MultitaskConfig, MultitaskNet, task_permutation
-from hybridsnn.models import hp as hp_driver
-from tests.conftest import REPO_ROOT, require_dataset
+from hybridsnn.hp.settings import QUICK
 
 SCRIPT = REPO_ROOT / "run_scripts" / "hp.sh"
 SMALL = [
@@ -70,18 +71,18 @@ def test_task_permutations_follow_the_seed():
 
 
 def test_task_masks_have_the_given_density_orientation_and_are_per_task():
-    net = MultitaskNet(MultitaskConfig(hidden=64, sparsity=0.25), "hp")
+    net = MultitaskNet(MultitaskConfig(hidden=64, sparsity=0.25), HP)
     masks = net.masks(1)
     assert [tuple(m.shape) for m in masks] == [(784, 64), (64, 64), (64, 10)]
     assert masks[0].mean().item() == pytest.approx(0.25, abs=0.01)
     assert torch.equal(net.masks(1)[0], MultitaskNet(MultitaskConfig(hidden=64, sparsity=0.25)).masks(1)[0])
     assert not torch.equal(masks[0], net.masks(2)[0])
-    assert MultitaskNet(MultitaskConfig(hidden=64), "ewc").masks(1) is None
+    assert MultitaskNet(MultitaskConfig(hidden=64), EWC).masks(1) is None
 
 
 def test_masked_gp_network_only_uses_its_task_subnetwork():
     torch.manual_seed(0)
-    net = MultitaskNet(MultitaskConfig(hidden=32, sparsity=0.5), "gp")
+    net = MultitaskNet(MultitaskConfig(hidden=32, sparsity=0.5), GP)
     x = torch.rand(3, 784) * 3
     before = net(x, 0)
     with torch.no_grad():  # change only weights outside task 0's read-out mask
@@ -91,7 +92,7 @@ def test_masked_gp_network_only_uses_its_task_subnetwork():
 
 def test_ewc_penalty_is_zero_at_the_anchor_and_grows_away_from_it():
     torch.manual_seed(1)
-    net = MultitaskNet(MultitaskConfig(hidden=16), "ewc")
+    net = MultitaskNet(MultitaskConfig(hidden=16), EWC)
     penalty = EWCPenalty(weight=10.0)
     penalty.consolidate(net, [torch.rand(8, 784) * 3], task=0)
     assert penalty(net).item() == 0.0
@@ -118,7 +119,7 @@ def test_episodes_show_labelled_support_then_an_unlabelled_query():
 
 def test_finite_difference_second_order_term_matches_autograd():
     torch.manual_seed(2)
-    model = FewShotNet(FewShotConfig(ways=3, channels=4, threshold=5.0), "hp")  # no spikes: smooth
+    model = FewShotNet(FewShotConfig(ways=3, channels=4, threshold=5.0), HP)  # no spikes: smooth
     trainer = MetaTrainer(model)
     episode = _sampler(model.config).episode(np.array([0, 1, 2]), query=0)
     dw = [torch.randn_like(w) * 1e-2 for w in trainer.weights]
@@ -138,13 +139,13 @@ def test_finite_difference_second_order_term_matches_autograd():
 
 def test_meta_iteration_moves_meta_parameters_and_gp_has_none():
     torch.manual_seed(3)
-    hp = FewShotNet(FewShotConfig(ways=3, channels=8), "hp")
+    hp = FewShotNet(FewShotConfig(ways=3, channels=8), HP)
     trainer = MetaTrainer(hp)
     before = hp.readout.alpha.detach().clone()
     metrics = trainer.iteration(_sampler(hp.config))
     assert set(metrics) == {"support_loss", "query_loss", "query_accuracy"}
     assert not torch.equal(before, hp.readout.alpha)
-    gp = MetaTrainer(FewShotNet(FewShotConfig(ways=3, channels=8), "gp"))
+    gp = MetaTrainer(FewShotNet(FewShotConfig(ways=3, channels=8), GP))
     assert gp.optim_meta is None and set(gp.iteration(_sampler(gp.model.config))) == {"support_loss"}
 
 
@@ -154,7 +155,7 @@ def test_hebbian_readout_binds_labels_within_an_episode():
     config = FewShotConfig(ways=5, channels=16)
     characters = torch.randn(20, 1, 1, 31, 31).expand(20, 2, 1, 31, 31).contiguous()
     sampler = EpisodeSampler(characters, config, seed=4, flip=False)
-    hp, gp = FewShotNet(config, "hp").eval(), FewShotNet(config, "gp").eval()
+    hp, gp = FewShotNet(config, HP).eval(), FewShotNet(config, GP).eval()
     with torch.no_grad():
         hp.readout.eta.fill_(0.1)
         hp.readout.alpha.fill_(0.0)
@@ -324,7 +325,7 @@ def test_fewshot_on_omniglot_small_trains_and_tests(data_root, tmp_path):
     ]
     assert cli.main(argv) == 0
     trained = results(tmp_path / "fs")["metrics"]
-    assert trained["iterations"] == hp_driver.QUICK["iterations"] and 0.0 <= trained["test_accuracy"] <= 1.0
+    assert trained["iterations"] == QUICK.iterations and 0.0 <= trained["test_accuracy"] <= 1.0
     test = hp_test_argv(
         "fewshot", tmp_path / "fs" / "checkpoints" / "last.safetensors", tmp_path, data_root,
         "--test-episodes", "100", "--run-name", "fs-test",

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from hybridsnn import plots
+from hybridsnn import metrics, plots
 from hybridsnn.errors import UserError
 from hybridsnn.results import Run
 
@@ -234,7 +234,7 @@ def test_spike_raster_rejects_bad_events(tmp_path: Path, times: list, ids: list,
 
 
 def test_confusion_matrix_counts_hand_example() -> None:
-    cm = plots.confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], n_classes=3)
+    cm = metrics.confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], n_classes=3)
     np.testing.assert_array_equal(cm, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])
     assert cm.dtype == np.int64
     assert cm.sum() == 6
@@ -242,14 +242,14 @@ def test_confusion_matrix_counts_hand_example() -> None:
 
 def test_confusion_matrix_rejects_labels_outside_classes() -> None:
     with pytest.raises(UserError, match=re.escape("prediction -1 is not a class in 0..2")) as error:
-        plots.confusion_matrix([0, 1], [0, -1], n_classes=3)
+        metrics.confusion_matrix([0, 1], [0, -1], n_classes=3)
     assert_one_line(error)
     with pytest.raises(UserError, match="pair up"):
-        plots.confusion_matrix([0, 1], [0], n_classes=3)
+        metrics.confusion_matrix([0, 1], [0], n_classes=3)
 
 
 def test_plot_confusion_writes_png(tmp_path: Path) -> None:
-    cm = plots.confusion_matrix([0, 1, 2, 2], [0, 2, 2, 1], n_classes=3)
+    cm = metrics.confusion_matrix([0, 1, 2, 2], [0, 2, 2, 1], n_classes=3)
     assert_png(plots.plot_confusion(cm, tmp_path / "cm.png", class_names=["a", "b", "c"]))
     assert_png(plots.plot_confusion(np.zeros((3, 3)), tmp_path / "cm_norm.png", normalize=True))
     with pytest.raises(UserError, match="2 class names for 3"):

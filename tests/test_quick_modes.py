@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.babi_stories import write_qa1
 from tests.conftest import REPO_ROOT, require_dataset
 
 pytestmark = pytest.mark.slow
@@ -40,19 +41,29 @@ def _first_last(run: Path, split: str, key: str) -> tuple[float, float]:
     return values[0], values[-1]
 
 
-def _loss_falls(run: Path, metrics: Metrics) -> None:
+def _spikes_learn(run: Path, metrics: Metrics) -> None:
     first, last = _first_last(run, "train", "loss")
     assert last < 0.98 * first, f"train loss {first:.6g} -> {last:.6g} did not fall by 2 %"
+    # validation (k <= 2 features) well above its majority class (~0.3): half-way to the measured 0.85
+    _above(metrics, "validation_accuracy", max(0.55, metrics["validation_majority_class"] + 0.2))
 
 
-#: (model, task or None, extra flags, data file needed under the data root or None, check(run, metrics)).
+def _babi_root(data_root: Path, tmp_path: Path) -> Path:
+    """The data root if it holds bAbI task 1, else a temporary one with qa1-format synthetic stories."""
+    if (data_root / BABI).is_file():
+        return data_root
+    return write_qa1(tmp_path / "data")
+
+
+#: (model, task or None, extra flags, data file needed under the data root — or a function(data_root,
+#: tmp_path) giving the data root to use — or None, check(run, metrics)).
 CASES: list = [
     ("sym-stdp", None, (), MNIST, lambda run, m: _above(m, "sl_accuracy", 0.5)),  # chance 0.1
     ("shifting", "xor", (), None, lambda run, m: _above(m, "success_rate", 0.25)),  # random 1/16
     ("shifting", "iris", (), None, lambda run, m: _above(m, "test_accuracy", 0.7)),  # chance 1/3
     ("shifting", "mnist", (), MNIST, lambda run, m: _above(m, "test_accuracy", 0.6)),  # chance 0.1
     ("shifting", "fashion-mnist", (), FASHION, lambda run, m: _above(m, "test_accuracy", 0.5)),
-    ("shifting", "spikes", (), None, _loss_falls),
+    ("shifting", "spikes", (), None, _spikes_learn),  # validation 0.85 (majority class 0.29)
     ("hp", "simple", (), MNIST, lambda run, m: _above(m, "test_accuracy", 0.8)),  # chance 0.1
     ("hp", "classification", (), MNIST, lambda run, m: _above(m, "test_accuracy", 0.4)),
     ("hp", "tolerance", (), MNIST, lambda run, m: _above(m, "test_accuracy", 0.8)),
@@ -61,13 +72,9 @@ CASES: list = [
     ("dsl", None, (), MNIST, lambda run, m: _above(m, "test_accuracy", 0.7)),
     ("hebbian", "associations", (), None, lambda run, m: _above(m, "test_accuracy", 0.6)),  # chance 0.25
     ("hebbian", "cross-modal", (), "fsdd/recordings", lambda run, m: _crossmodal(m)),
-    ("hebbian", "omniglot", (), "omniglot", lambda run, m: _above(m, "encoder_test_accuracy", 0.5)),
-    pytest.param(
-        ("hebbian", "babi", (), BABI, lambda run, m: _above(m, "test_accuracy", 0.3)),
-        # on qa1-format synthetic stories the read-out stays silent (loss ln vocab) in the quick budget
-        marks=pytest.mark.xfail(reason="bAbI --quick does not learn yet (README: Quick runs)", strict=False),
-        id="hebbian-babi",
-    ),
+    ("hebbian", "omniglot", (), "omniglot", lambda run, m: _above(m, "test_accuracy", 0.28)),  # chance 0.2
+    # qa1 (bAbI v1.2, else qa1-format synthetic stories): measured 0.87-0.93; 6 places (chance 1/6)
+    ("hebbian", "babi", (), _babi_root, lambda run, m: _above(m, "test_accuracy", 0.5)),
     ("hebbian", "concentration", (), None, lambda run, m: _concentration(m)),
 ]
 
@@ -83,8 +90,9 @@ def _crossmodal(metrics: Metrics) -> None:
 
 
 def _concentration(metrics: Metrics) -> None:
-    # sampled play of the trained agent needs fewer flips than the uniform random player on the same games
-    assert metrics["test_sampled_flips"] < 0.9 * metrics["random_flips"], metrics
+    # sampled play of the trained agent needs fewer flips than the uniform random player on the same games:
+    # measured 10.35 vs 15.63 (seed 0); 0.85 × random ≈ half-way. Memoryless random face-down player 8.
+    assert metrics["test_sampled_flips"] < 0.85 * metrics["random_flips"], metrics
 
 
 def _case_id(case: tuple) -> str:
@@ -95,7 +103,9 @@ def _case_id(case: tuple) -> str:
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_quick_run_learns(case, data_root, tmp_path):
     model, task, extra, needs, check = case
-    if needs is not None:
+    if callable(needs):
+        data_root = needs(data_root, tmp_path)
+    elif needs is not None:
         require_dataset(data_root, needs)
     argv = ["train", model, *(["--task", task] if task else []), "--quick", *extra]
     argv += ["--no-progress", "--output", str(tmp_path), "--run-name", "quick"]

@@ -1,5 +1,5 @@
 """DSL, HP-SNN, Shifting Learning and Hebbian-memory training killed with SIGKILL at two moments and resumed
-with ``--resume RUN_DIR`` end bit-identical to the same run never killed (sym-STDP: test_symstdp_resume.py).
+with ``--resume RUN_DIR`` end bit-identical to the same run never killed (sym-STDP: test_sym_stdp_resume.py).
 
 Each case is a real training run of a few seconds in a subprocess. A second run with the same seed is
 killed twice while it is still running — at moments each case names — and resumed until it completes. Then

@@ -14,10 +14,11 @@ import torch
 from hybridsnn import cli
 from hybridsnn.checkpoint import load_checkpoint
 from hybridsnn.data import load_dataset
-from hybridsnn.models.shifting import fresh_layers, load_model
+from hybridsnn.shifting.checkpoints import fresh_layers, load_model
 from hybridsnn.shifting.data import encode_images, xor_task
 from hybridsnn.shifting.reference import ReferenceNetwork
-from hybridsnn.shifting.training import TASK_SETTINGS, Progress, train_epochs
+from hybridsnn.shifting.settings import TASK_SETTINGS
+from hybridsnn.shifting.training import Progress, train_epochs
 from tests.conftest import REPO_ROOT, require_dataset
 
 FAST = ["--threads", "1", "--no-progress", "--device", "cpu"]
@@ -247,6 +248,26 @@ def test_spikes_quick_trains_and_tests(tmp_path):
         == 0
     )
     assert results(tmp_path / "t")["metrics"]["test_accuracy"] == metrics["validation_accuracy"]
+
+
+def test_spikes_quick_task_has_at_most_two_features_and_test_reuses_its_trials(tmp_path):
+    # --quick draws k <= 2 features (labels <= 6 + 6) with 10x eta_w; `test` of its checkpoint regenerates
+    # the same quick validation trials (task and count from the stored configuration, not the full task's)
+    flags = ["--task", "spikes", "--quick", "--hidden", "20", "--train-size", "3", "--epochs", "1"]
+    assert run_cli("train", "shifting", *flags, "--output", tmp_path, "--run-name", "s", *FAST) == 0
+    config = json.loads((tmp_path / "s" / "config.json").read_text())
+    assert config["quick"] is True
+    metrics = results(tmp_path / "s")["metrics"]
+    assert metrics["max_features"] == 2 and metrics["validation_trials"] == 100
+    labels = np.load(tmp_path / "s" / "outputs.npz")["labels"]
+    counts = np.bincount(labels)
+    assert labels.max() <= 12 and metrics["validation_majority_class"] == counts.max() / len(labels)
+    final = tmp_path / "s" / "checkpoints" / "final.safetensors"
+    argv = ["test", "shifting", "--task", "spikes", "--checkpoint", final, "--output", tmp_path]
+    assert run_cli(*argv, "--run-name", "t", *FAST) == 0
+    tested = results(tmp_path / "t")["metrics"]
+    assert tested["test_samples"] == 100 and tested["test_accuracy"] == metrics["validation_accuracy"]
+    assert np.array_equal(np.load(tmp_path / "t" / "outputs.npz")["labels"], labels)
 
 
 @pytest.mark.parametrize(

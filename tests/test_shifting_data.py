@@ -64,7 +64,7 @@ def test_mnist_split_is_flattened_and_limited(data_root):
     assert split.z0.shape == (5, 784) and split.z0.dtype == torch.float32
     values = torch.unique(split.z0).tolist()
     assert values == pytest.approx([math.exp(-1.3), math.exp(0.99)], rel=1e-6)  # binary: two input times
-    with pytest.raises(UserError, match="at least 1"):
+    with pytest.raises(UserError, match=">= 1 samples, got 0"):  # load_dataset(..., limit=) refuses it
         image_split("mnist", "test", limit=0, root=data_root)
 
 
@@ -130,6 +130,24 @@ def test_background_rate_and_deletions_inside_feature_windows():
     assert 1 - rate_inside / rate_outside == pytest.approx(0.14, abs=0.03)
     times = np.concatenate([trial.times for trial in trials])
     assert np.allclose(times * 1000, np.round(times * 1000))  # background on the 1-ms grid
+
+
+def test_at_most_restricts_k_to_the_conditional_distribution_and_keeps_the_patterns():
+    full = SpikeTaskConfig()
+    assert full.at_most(2).k_probabilities == pytest.approx((0.10 / 0.12, 0.02 / 0.12))
+    assert full.at_most(1).k_probabilities == (1.0,) and full.at_most(5) == full
+    assert replace(full.at_most(2), k_probabilities=full.k_probabilities) == full  # nothing else changes
+    quick = make_spike_task(400, 20, seed=1, config=full.at_most(2))
+    k = np.array([len(trial.features) for trial in quick.train])
+    assert set(k) == {1, 2} and np.mean(k == 1) == pytest.approx(0.83, abs=0.06)
+    # the same frozen patterns as the full task of that seed (the quick task is a subset of its trials)
+    for (times, afferents), (full_times, full_afferents) in zip(
+        quick.patterns, make_spike_task(1, 0, seed=1).patterns, strict=True
+    ):
+        assert np.array_equal(times, full_times) and np.array_equal(afferents, full_afferents)
+    for bad in (0, 6):
+        with pytest.raises(UserError, match=r"max_features must be 1\.\.5"):
+            full.at_most(bad)
 
 
 def test_bad_spike_task_sizes_are_refused():

@@ -1,5 +1,6 @@
 """Shifting Learning reference: analytic spike times, causal masks, three-factor gradients and Adam against
-hand-computed values and explicit loops over the spec's formulas, target distributions, and learning."""
+hand-computed values and explicit loops over the formulas (docs/shifting.md, «Model and equations»), target
+distributions, and learning."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from hybridsnn.shifting.reference import (
     spike_times,
     target_distribution,
 )
-from hybridsnn.shifting.training import TASK_SETTINGS, Progress, evaluate, train_epochs
+from hybridsnn.shifting.settings import TASK_SETTINGS
+from hybridsnn.shifting.training import Progress, evaluate, train_epochs
 
 
 @pytest.fixture(autouse=True)
@@ -100,11 +102,12 @@ def test_layer_output_is_scaled_by_etp():
     assert z_hat[0].tolist() == pytest.approx([4.0, 6.0], rel=1e-6)
 
 
-# -- forward: against a loop over the spec's algorithm --------------------------------------------------
+# -- forward: against a loop over the algorithm (docs/shifting.md, «Forward pass») --------------------------
 
 
 def loop_forward(z: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Spec §1.1 step by step in float64: stable sort, prefix candidates, sentinel, first argmin, mask."""
+    """docs/shifting.md, «Forward pass», step by step in float64: stable sort, prefix candidates, sentinel,
+    first argmin, mask."""
     batch, n_in = z.shape
     n_out = w.shape[1]
     out = torch.zeros(batch, n_out, dtype=torch.float64)
@@ -145,7 +148,7 @@ def test_forward_matches_the_loop_with_ties_negative_weights_and_chunking(kernel
     ("n_classes", "correct", "other"),
     [(2, 0.1569, 0.8431), (3, 0.0852, 0.4574), (10, 0.0203, 0.1089), (22, 0.0088, 0.0472)],
 )
-def test_target_distribution_matches_the_spec_table(n_classes, correct, other):
+def test_target_distribution_matches_the_q_table_of_the_docs(n_classes, correct, other):
     q = target_distribution(torch.tensor([1, 0]), n_classes)
     assert q[0, 1].item() == pytest.approx(correct, abs=5e-5)
     assert q[0, 0].item() == pytest.approx(other, abs=5e-5)

@@ -294,8 +294,8 @@ def test_synapse_dynamics_and_add_to_pre(lab):
 
 
 def test_theta_decays_by_whole_float32_ulps(lab):
-    # sym-STDP §3.3: theta -= theta / Ttheta * dt in float32 loses exactly one ulp per step for
-    # Ttheta = 6e6 (ulp 2^-19 on [16, 32)) and never changes for Ttheta = 2e7
+    # sym-STDP (docs/sym_stdp.md, «Model and equations»): theta -= theta / Ttheta * dt in float32 loses
+    # exactly one ulp per step for Ttheta = 6e6 (ulp 2^-19 on [16, 32)) and never changes for Ttheta = 2e7
     theta6, theta20 = lab["trace"]["theta6"], lab["trace"]["theta20"]
     expected = f32(20.0) - np.arange(1, 41) * f32(2.0**-19)
     np.testing.assert_array_equal(theta6[:40], expected.astype(f32))

@@ -1,4 +1,4 @@
-"""The README's "add a model by writing only GeNN code" example runs, adapts, and agrees across engines."""
+"""The "add a GeNN model" recipe of docs/architecture.md runs, adapts, and agrees across engines."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from genn_models import NeuronModel
 from hybridsnn import sim
 
-# -- the README example -------------------------------------------------------------------------------------
+# -- the recipe's model (docs/architecture.md, «Recipe: add a GeNN model») ----------------------
 AdaptiveLIF = NeuronModel(
     "AdaptiveLIF",
     params=["TauM", "Vrest", "Vthresh", "Vreset", "Idrive", "TauA", "Jump"],  # ms, mV, nA (R = 1)

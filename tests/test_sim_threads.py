@@ -9,8 +9,8 @@ import genn_models as gm
 from hybridsnn import cli, sim
 from hybridsnn.errors import UserError
 from hybridsnn.sim import fpenv, numba_engine
-from hybridsnn.symstdp.config import make_config
-from hybridsnn.symstdp.network import EngineChoice, TrainingNetwork, initial_weights, normalise_columns
+from hybridsnn.sym_stdp.config import make_config
+from hybridsnn.sym_stdp.network import EngineChoice, TrainingNetwork, initial_weights, normalise_columns
 
 
 @pytest.fixture

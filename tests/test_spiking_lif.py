@@ -99,7 +99,8 @@ def hebbian_neuron() -> LIFConfig:
 
 
 def test_hebbian_neuron_constant_current_spike_train_from_spec() -> None:
-    """hebbian_memory §6.3 unit test (a): I = 1 → 001000100010…, v = 0.049, 0.095, 0.139, 0.081, 0.126."""
+    """The Hebbian-memory seed's LIF unit test (a) (docs/hebbian.md, «How it is checked»): I = 1 gives
+    spikes 001000100010… and v = 0.049, 0.095, 0.139, 0.081, 0.126."""
     membranes, spikes = run(hebbian_neuron(), [1.0] * 24)
     assert "".join(str(int(s)) for s in spikes) == "001000100010001000100010"
     assert [round(v, 3) for v in membranes[:5]] == [0.049, 0.095, 0.139, 0.081, 0.126]

@@ -9,17 +9,14 @@ import pytest
 import torch
 
 from hybridsnn.errors import UserError
+from hybridsnn.runtime import autocast, configure_threads, seed_everything, select_device
 from hybridsnn.spiking import (
     accuracy,
-    autocast,
-    configure_threads,
     count_correct,
     final_membrane,
     firing_rate_hz,
     mean_membrane,
     predict,
-    seed_everything,
-    select_device,
     spike_counts,
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from hybridsnn.data import cifar, fsdd, mnist, omniglot, toy
+from hybridsnn.data import babi, cifar, fsdd, mnist, omniglot, toy
 from hybridsnn.data.registry import DatasetSpec, register_dataset
 
 IDX_COUNTS = {"train": 60000, "test": 10000}
@@ -40,6 +40,10 @@ BUILTIN_DATASETS = (
         "fsdd", "Free Spoken Digit Dataset, 8 kHz int16 waveforms, 10 digits (fsdd/recordings/*.wav)",
         ("train", "test"), fsdd.load_fsdd, fsdd.fsdd_paths, fsdd.fetch_fsdd, fsdd.OPTIONS, fsdd.COUNTS,
         dtype="int16",
+    ),
+    DatasetSpec(
+        "babi", "bAbI v1.2 question answering, en-10k, 20 tasks (option task): story, question, answer",
+        ("train", "test"), babi.load_babi, babi.babi_paths, babi.fetch_babi, babi.OPTIONS,
     ),
     DatasetSpec(
         "iris", "Iris flowers, 4 features (cm), 3 classes, 150 rows (scikit-learn's bundled copy)",

@@ -1,4 +1,5 @@
-"""Per-image intensity normalisation used by sym-STDP for Fashion-MNIST (spec sym_stdp.md §7)."""
+"""Per-image intensity normalisation used by sym-STDP for Fashion-MNIST (docs/sym_stdp.md,
+«Decisions against the original»)."""
 
 from __future__ import annotations
 

@@ -107,14 +107,17 @@ def download_dataset(name: str, split: str | None = None, root: str | os.PathLik
 
 
 def load_dataset(name: str, split: str | None = None, root: str | os.PathLike[str] | None = None,
-                 download: bool | None = None, **options: Any) -> ArrayDataset:
+                 download: bool | None = None, *, limit: int | None = None, **options: Any) -> ArrayDataset:
     """Read one split of a registered dataset and validate it.
 
     ``split``: None for the dataset's default (``train`` where it exists). ``root``: the data folder
     (default ``$HYBRIDSNN_DATA`` or ``data/``). ``download``: None downloads missing files unless
-    ``$HYBRIDSNN_OFFLINE=1``; False never downloads. ``options``: dataset-specific keywords (see
-    ``DatasetSpec.options``, e.g. ``normalize_mean=30.0`` for fashion-mnist).
+    ``$HYBRIDSNN_OFFLINE=1``; False never downloads. ``limit``: keep only the first ``limit`` >= 1 samples
+    in file order (all of them when the split is smaller; None keeps all). ``options``: dataset-specific
+    keywords (see ``DatasetSpec.options``, e.g. ``normalize_mean=30.0`` for fashion-mnist).
     """
+    if limit is not None and limit < 1:
+        raise UserError(f"subset size must be >= 1 samples, got {limit}")
     spec = get_dataset_spec(name)
     split = spec.check_split(spec.default_split if split is None else split)
     for key in options:
@@ -123,7 +126,8 @@ def load_dataset(name: str, split: str | None = None, root: str | os.PathLike[st
     base = resolve_root(root)
     ensure_present(name, split, spec.paths(base, split), _fetcher(spec, base, split), download)
     ds = spec.load(base, split, **options)
-    return validate_split(ds, count=spec.counts.get(split), sample_shape=spec.sample_shape, dtype=spec.dtype)
+    ds = validate_split(ds, count=spec.counts.get(split), sample_shape=spec.sample_shape, dtype=spec.dtype)
+    return ds if limit is None else ds.subset(min(limit, len(ds)))
 
 
 def _fetcher(spec: DatasetSpec, root: Path, split: str) -> Callable[[], None] | None:

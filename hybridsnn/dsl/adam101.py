@@ -1,4 +1,5 @@
-"""Adam with the update formula of torch 1.0.1, the version the DSL paper's code ran on (dsl §5.3.2).
+"""Adam with the update formula of torch 1.0.1, the version the DSL paper's code ran on
+(docs/dsl.md, «Decisions against the original»).
 
 torch 1.0.1 applies ``p -= lr·√(1−β2^k)/(1−β1^k) · m/(√v + eps)``; torch ≥ 1.5 divides ``√v`` by
 ``√(1−β2^k)`` before adding ``eps``. DSL's gradients are tiny (MSE over B·10 spikes), so the effective eps

@@ -1,4 +1,5 @@
-"""One DSL block: a bias-free Linear/Conv2d encoder with LIF neurons and its local classifier (dsl §2.1).
+"""One DSL block: a bias-free Linear/Conv2d encoder with LIF neurons and its local classifier
+(docs/dsl.md, «Model and equations»).
 
 Both populations use the shared LIF step (:func:`hybridsnn.spiking.lif_step`) with DSL's parameters
 (:func:`dsl_lif_config`): ``u_0 = I_0``, ``u_t = λ(u_{t−1} − θ s_{t−1}) + I_t``, ``s_t = H(u_t − θ)`` with
@@ -73,7 +74,8 @@ class LocalBlock(nn.Module):
 
     def encode(self, x: Tensor, *, copy_weights: bool = False) -> Tensor:
         """The input current ``W·x`` (float32). ``copy_weights`` routes the weights through a copy, so a
-        graph kept across optimiser steps saves the copy, not the parameter (dsl §5.3.1, fix B)."""
+        graph kept across optimiser steps saves the copy, not the parameter
+        (docs/dsl.md, «Decisions against the original»)."""
         return _apply(self.encoder, x, copy_weights).float()
 
     def decode(self, spikes: Tensor, *, copy_weights: bool = False) -> Tensor:

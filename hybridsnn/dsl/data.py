@@ -1,9 +1,11 @@
-"""DSL's datasets and transforms (dsl §3.3), loaded through :func:`hybridsnn.data.load_dataset`.
+"""DSL's datasets and transforms (docs/dsl.md, «Model and equations»), loaded through
+:func:`hybridsnn.data.load_dataset`.
 
 MNIST and Fashion-MNIST: ``ToTensor`` only (pixels in [0, 1]). CIFAR-10: ``RandomCrop(32, padding=4)`` and
 ``RandomHorizontalFlip`` for training, then ``Normalize`` with the seed's statistics. SVHN (``train`` split
 only, as in the seed): ``Normalize``. With latency coding the images stay in [0, 1] (no ``Normalize``): the
-seed normalised SVHN before latency coding, which puts spike times outside the window (dsl §1.3, quirk 8).
+seed normalised SVHN before latency coding, which puts spike times outside the window
+(docs/dsl.md, «Decisions against the original»).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from hybridsnn.data import ArrayDataset, load_dataset
 from hybridsnn.errors import UserError, unknown_choice
 
 ENCODINGS = ("real", "latency")
+#: Classes of every DSL dataset (MNIST, Fashion-MNIST, CIFAR-10, SVHN).
+CLASSES = 10
 
 
 @dataclass(frozen=True)
@@ -66,13 +70,8 @@ def image_transform(dataset: str, *, train: bool, encoding: str = "real") -> Any
 
 def load_split(dataset: str, split: str, root: str | os.PathLike[str] | None,
                subset: int | None = None) -> ArrayDataset:
-    """The seed's split (SVHN: ``train``, not ``extra``), optionally its first ``subset`` samples."""
-    data = load_dataset(DATASETS[canonical_dataset(dataset)].registry_name, split, root)
-    if subset is not None:
-        if subset < 1:
-            raise UserError(f"subset size must be >= 1 samples, got {subset}")
-        data = data.subset(min(subset, len(data)))
-    return data
+    """The seed's split (SVHN: ``train``, not ``extra``), optionally its first ``subset`` >= 1 samples."""
+    return load_dataset(DATASETS[canonical_dataset(dataset)].registry_name, split, root, limit=subset)
 
 
 def make_loader(data: ArrayDataset, dataset: str, *, train: bool, batch_size: int, encoding: str,

@@ -1,8 +1,9 @@
 """The local classifier's input: spike pooling of conv blocks (``--dim-in-decoder``) and the FA/KP layer.
 
-Pooling (dsl §2.6, from anokland/local-loss): a conv block's spikes ``[B, C, H, W]`` (H = W = ``dim_out``) are
-average-pooled with a kernel that doubles alternately in height and width until ``C·h·w <= dim_in_decoder``
-(or the kernel reaches ``dim_out``); stride = kernel. The pooled map is flattened into the classifier.
+Pooling (docs/dsl.md, «Model and equations»; from anokland/local-loss): a conv block's spikes
+``[B, C, H, W]`` (H = W = ``dim_out``) are average-pooled with a kernel that doubles alternately in height
+and width until ``C·h·w <= dim_in_decoder`` (or the kernel reaches ``dim_out``); stride = kernel. The pooled
+map is flattened into the classifier.
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def _default_linear_weight(in_features: int, out_features: int) -> Tensor:
 
 
 class LinearFA(nn.Module):
-    """The seed's ``--fa`` classifier layer (dsl §2.7): bias-free linear map with a trained feedback matrix.
+    """The seed's ``--fa`` classifier layer: bias-free linear map with a trained feedback matrix
+    (docs/dsl.md, «Decisions against the original»).
 
     As in the seed, the feedback matrix ``weight_fa`` receives the *same* gradient as ``weight`` (a
     Kolen-Pollack-like rule), so with Adam and no weight decay ``weight − weight_fa`` keeps its initial value.

@@ -1,8 +1,9 @@
 """DSL networks: a chain of :class:`LocalBlock` s joined by detached spikes, and the seed's six architectures.
 
 Between blocks the spikes may be average-pooled 2×2 at every step (``pool2``; the next block then sees rates
-in {0, .25, .5, .75, 1}) and flattened (``flatten``), as in the seed's models (dsl §3.1). The network's
-prediction is the spike count of the *last* block's classifier; every block's classifier also predicts.
+in {0, .25, .5, .75, 1}) and flattened (``flatten``), as in the seed's models
+(docs/dsl.md, «Model and equations»). The network's prediction is the spike count of the *last* block's
+classifier; every block's classifier also predicts.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from torch.nn import functional as F
 from torch.optim import Optimizer
 
 from hybridsnn.dsl.block import LocalBlock
-from hybridsnn.dsl.rules import RULES, TRAINERS
+from hybridsnn.dsl.rules import Trainer
 from hybridsnn.errors import UserError, unknown_choice
 from hybridsnn.spiking import LIFConfig, predict
 
@@ -138,18 +139,17 @@ class DSLNetwork(nn.Module):
             x, static = spikes, False
         return outputs
 
-    def train_window(self, x: Tensor, target: Tensor, steps: int, rule: str, optimizers: list[Optimizer],
-                     *, temporal: bool = False) -> tuple[list[Tensor], Tensor]:
-        """Train each block in turn on one batch with ``rule``; classifier spikes per block, ``Σ`` loss.
+    def train_window(self, x: Tensor, target: Tensor, steps: int, trainer: Trainer,
+                     optimizers: list[Optimizer], *, temporal: bool = False) -> tuple[list[Tensor], Tensor]:
+        """Train each block in turn on one batch with ``trainer`` (a learning rule, see
+        :func:`hybridsnn.dsl.rules.get_rule`); classifier spikes per block, ``Σ`` loss.
 
         ``x`` and ``temporal`` as in :meth:`forward`; ``target``: one-hot labels ``[B, K]``.
         """
-        if rule not in TRAINERS:
-            raise unknown_choice("learning rule", rule, RULES)
         static = not temporal
         outputs, total = [], target.new_zeros(())
         for block, ops, optimizer in zip(self.blocks, self.inputs, optimizers, strict=True):
-            result = TRAINERS[rule](block, prepare_input(x, ops, static), target, steps, static, optimizer)
+            result = trainer(block, prepare_input(x, ops, static), target, steps, static, optimizer)
             outputs.append(result.outputs)
             total = total + result.loss
             x, static = result.spikes, False

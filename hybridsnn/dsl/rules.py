@@ -1,4 +1,4 @@
-"""The three DSL learning rules for one block over one time window (dsl §2.2-2.5).
+"""The three DSL learning rules for one block over one time window (docs/dsl.md, «Model and equations»).
 
 Every rule minimises ``Σ_t L_t`` with ``L_t = mse(o_t, y)`` (mean over batch × classes) of the block's local
 classifier spikes ``o_t`` against the one-hot label, and updates only this block's encoder and classifier
@@ -15,6 +15,9 @@ FELL on a static input (the image at every step) uses an exact eligibility trace
 graph: ``∂u_t/∂W = c_t · ∂(W·x)/∂W`` per neuron with ``c_0 = 1`` and
 ``c_t = λ(1 − θ·g(u_{t−1} − θ))·c_{t−1} + 1`` (g: surrogate derivative), so each step costs O(1) instead
 of O(t) backward passes.
+
+A run resolves its ``--learning-rule`` once, with :func:`get_rule`, into the :data:`Trainer` it hands to
+:meth:`hybridsnn.dsl.network.DSLNetwork.train_window` for every batch.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from torch.nn import functional as F
 from torch.optim import Optimizer
 
 from hybridsnn.dsl.block import LocalBlock
+from hybridsnn.errors import unknown_choice
 from hybridsnn.spiking import LIFState, lif_step
 
 RULES = ("BELL", "FELL", "ELL")
@@ -107,4 +111,15 @@ def train_fell(block: LocalBlock, x: Tensor, target: Tensor, steps: int, static:
     return WindowResult(torch.stack(spikes), torch.stack(outputs), total)
 
 
-TRAINERS: dict[str, Callable[..., WindowResult]] = {"BELL": train_bell, "FELL": train_fell, "ELL": train_ell}
+#: One block's learning over one window: ``(block, input, one-hot target [B, K], steps T, static,
+#: optimiser)``.
+Trainer = Callable[[LocalBlock, Tensor, Tensor, int, bool, Optimizer], WindowResult]
+
+TRAINERS: dict[str, Trainer] = {"BELL": train_bell, "FELL": train_fell, "ELL": train_ell}
+
+
+def get_rule(name: str) -> Trainer:
+    """The trainer of learning rule ``name`` (one of :data:`RULES`); the one place a rule name is checked."""
+    if name not in TRAINERS:
+        raise unknown_choice("learning rule", name, RULES)
+    return TRAINERS[name]

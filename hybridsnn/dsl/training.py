@@ -3,7 +3,7 @@ latency coding, per-block accuracies, optimisers and the seed's learning-rate sc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -15,9 +15,9 @@ from torch.optim.lr_scheduler import MultiStepLR
 from hybridsnn.data import latency_spikes
 from hybridsnn.dsl.adam101 import Adam101
 from hybridsnn.dsl.network import DSLNetwork, layer_correct, spike_count_predictions
-from hybridsnn.dsl.rules import RULES, window_loss
+from hybridsnn.dsl.rules import Trainer, window_loss
 from hybridsnn.errors import UserError, unknown_choice
-from hybridsnn.spiking import autocast
+from hybridsnn.runtime import autocast
 
 OPTIMIZERS = ("adam101", "adam")
 
@@ -32,7 +32,8 @@ def make_optimizers(network: DSLNetwork, name: str, lr: float) -> list[Optimizer
     return [optimizer(block.parameters(), lr=lr) for block in network.blocks]
 
 
-def make_schedulers(optimizers: list[Optimizer], milestones: list[int], factor: float) -> list[MultiStepLR]:
+def make_schedulers(optimizers: list[Optimizer], milestones: Sequence[int],
+                    factor: float) -> list[MultiStepLR]:  # fmt: skip
     """The seed's schedule ``lr·factor^bisect_right(milestones, epoch − 1)`` (epochs from 1), per epoch."""
     if not factor > 0:
         raise UserError(f"lr decay factor must be > 0, got {factor!r}")
@@ -53,21 +54,21 @@ def layer_metrics(outputs: list[Tensor], labels: Tensor, loss: Tensor) -> dict[s
 class DSLSteps:
     """``train_step``/``eval_step`` over ``(images, labels)`` batches for one network and learning rule.
 
+    ``trainer``: the learning rule (:func:`hybridsnn.dsl.rules.get_rule`); None for evaluation only.
+    ``steps``: the time window T (time steps per sample).
     ``encoding``: ``real`` (the image is the current at every step) or ``latency`` (one spike per pixel at
     step ``round((T − 1)(1 − x))``). Evaluation keeps the predictions of the latest complete pass over the
     evaluation set in ``last_predictions`` (for the confusion matrix).
     """
 
-    def __init__(self, network: DSLNetwork, *, rule: str, steps: int, optimizers: list[Optimizer],
-                 device: torch.device, num_classes: int = 10, encoding: str = "real", amp: bool = False,
-                 eval_samples: int | None = None) -> None:
-        if rule not in RULES:
-            raise unknown_choice("learning rule", rule, RULES)
+    def __init__(self, network: DSLNetwork, *, steps: int, device: torch.device,
+                 trainer: Trainer | None = None, optimizers: Sequence[Optimizer] = (), num_classes: int = 10,
+                 encoding: str = "real", amp: bool = False, eval_samples: int | None = None) -> None:
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise UserError(f"time window must be an integer >= 1 steps, got {steps!r}")
         if encoding == "latency" and steps < 2:
             raise UserError("latency coding needs a time window of at least 2 steps")
-        self.network, self.rule, self.steps, self.optimizers = network, rule, steps, optimizers
+        self.network, self.trainer, self.steps, self.optimizers = network, trainer, steps, list(optimizers)
         self.device, self.num_classes, self.encoding, self.amp = device, num_classes, encoding, amp
         self.temporal = encoding == "latency"
         self.eval_samples = eval_samples
@@ -81,11 +82,13 @@ class DSLSteps:
         return latency_spikes(images, self.steps) if self.encoding == "latency" else images
 
     def train_step(self, batch: tuple[Tensor, Tensor]) -> Mapping[str, float]:
+        if self.trainer is None:
+            raise RuntimeError("these DSL steps were made for evaluation only (no learning rule given)")
         images, labels = batch
         labels = labels.to(self.device)
         target = F.one_hot(labels, self.num_classes).float()
         with autocast(self.device, enabled=self.amp):
-            outputs, loss = self.network.train_window(self.inputs(images), target, self.steps, self.rule,
+            outputs, loss = self.network.train_window(self.inputs(images), target, self.steps, self.trainer,
                                                       self.optimizers, temporal=self.temporal)
         return layer_metrics(outputs, labels, loss)
 

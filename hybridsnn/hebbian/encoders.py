@@ -1,4 +1,5 @@
-"""Pre-trained digit encoders of the cross-modal task (hebbian_memory §2.3, §2.6), small enough for a CPU.
+"""Pre-trained digit encoders of the cross-modal task (docs/hebbian.md, «Cross-modal task»), small enough
+for a CPU.
 
 The seed pre-trains two ``DigitClassifier`` CNNs (4 conv blocks + Linear 64→10; one on MNIST, one on FSDD MFCC
 images), converts the conv part into a spiking network with threshold balancing and fine-tunes it inside the
@@ -9,7 +10,7 @@ memory training, so their features are computed once per data set. The MNIST enc
 scores the recalled images. Weights are saved as one safetensors checkpoint (:func:`save_encoders`).
 
 :class:`CalibratedEncoder` (features → currents in [0, 1]) is shared with the Omniglot ProtoNet
-(:mod:`hybridsnn.hebbian.protonet`).
+(:mod:`hybridsnn.hebbian.omniglot.protonet`).
 """
 
 from __future__ import annotations

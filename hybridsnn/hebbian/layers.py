@@ -1,4 +1,4 @@
-"""Layers of the Hebbian-memory SNN (hebbian_memory §1.2-1.6, §1.10) on the shared spiking core.
+"""Layers of the Hebbian-memory SNN (docs/hebbian.md, «Memory layers») on the shared spiking core.
 
 Spike tensors have time first: ``[T, B, N]`` (one step = 1 ms). Memories are ``[B, M, M]`` (value × key),
 a per-example state that starts at zero for every example and is differentiable (BPTT runs through it).
@@ -63,7 +63,7 @@ def hebbian_lif_config(
 
 
 def xavier_parameter(rows: int, cols: int) -> nn.Parameter:
-    """A ``rows × cols`` weight, Xavier-uniform with gain √2 (every SNN matrix of the seed, §1.9)."""
+    """A ``rows × cols`` weight, Xavier-uniform with gain √2 (every SNN matrix of the seed)."""
     weight = torch.empty(rows, cols)
     nn.init.xavier_uniform_(weight, gain=XAVIER_GAIN)
     return nn.Parameter(weight)

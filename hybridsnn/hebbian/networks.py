@@ -1,4 +1,5 @@
-"""Networks of the memorizing-associations task (hebbian_memory §2.1): the SNN, H-Mem (ReLU) and an LSTM.
+"""Networks of the memorizing-associations task (docs/hebbian.md, «Associations task»): the SNN, H-Mem
+(ReLU) and an LSTM.
 
 Every network maps ``features`` [B, L, F], ``labels`` [B, L] (int) and ``query`` [B, F] to class scores
 [B, C] and a dict of spiking populations ``name -> spikes [T, B, N]`` (empty for the non-spiking ones),
@@ -65,9 +66,10 @@ def _input_projection(config: AssociationConfig) -> tuple[nn.Linear, nn.Embeddin
 class AssociationSNN(nn.Module):
     """The memorizing-associations SNN (seed ``MemorizingAssociations``).
 
-    Features and labels are encoded with gain E (the seed's broadcasting quirk, §1.4), presented together for
-    ``steps`` steps per pair into the writing layer; the query is encoded for ``steps`` steps into the reading
-    layer; scores = Linear(value spike counts of the last ``readout_window`` recall steps).
+    Features and labels are encoded with gain E (the seed's broadcasting quirk; docs/hebbian.md, «Quirks
+    kept»), presented together for ``steps`` steps per pair into the writing layer; the query is encoded for
+    ``steps`` steps into the reading layer; scores = Linear(value spike counts of the last
+    ``readout_window`` recall steps).
     """
 
     def __init__(self, config: AssociationConfig) -> None:
@@ -157,7 +159,7 @@ def compile_store_step(model: nn.Module) -> None:
 
 
 def rate_regularizer(populations: Mapping[str, Tensor], target_hz: float = 0.0) -> Tensor:
-    """Σ over populations of mean_n (mean_b rate_n − target)² with rates in Hz (1 ms steps; seed §1.8)."""
+    """Σ over populations of mean_n (mean_b rate_n − target)² with rates in Hz (1 ms steps)."""
     total = torch.zeros(())
     for spikes in populations.values():
         rates = firing_rate_hz(spikes).mean(dim=0)

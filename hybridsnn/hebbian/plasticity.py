@@ -1,4 +1,4 @@
-"""The Hebbian memory's plasticity rule ("inverted Oja with soft upper bound"; hebbian_memory §1.5).
+"""The Hebbian memory's plasticity rule ("inverted Oja with soft upper bound"; docs/hebbian.md, «Plasticity»).
 
 For a batch of memory matrices ``mem[b, i, j]`` (i = value/post-synaptic, j = key/pre-synaptic), the key
 trace ``pre[b, j]`` and the value trace ``post[b, i]`` (dimensionless, normalised traces in [0, 1])::

@@ -7,14 +7,95 @@ import argparse
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hybridsnn.checkpoint import Checkpoint, load_checkpoint
 from hybridsnn.checks.values import check_stored_flags
 from hybridsnn.errors import CheckpointError, UserError
 
 TASKS = ("associations", "omniglot", "cross-modal", "babi", "concentration")
+SettingsT = TypeVar("SettingsT", bound="MemorySettings")
+
+
+@dataclass(frozen=True)
+class MemorySettings(Mapping[str, Any]):
+    """The resolved settings every Hebbian-memory task reads (flags, then ``--quick`` values, then defaults;
+    :func:`add_model_names` adds the model's field names); a task's subclass adds its own. Read them as
+    attributes; the read-only mapping view (``settings["memory_size"]``, ``**settings``) feeds the networks'
+    ``Config.from_mapping``."""
+
+    # the memory network (the fields of hybridsnn.hebbian.config, under the model's names)
+    memory_size: int
+    steps: int
+    threshold: float
+    tau_mem: float
+    refractory_steps: int
+    perfect_reset: bool
+    dampening: float
+    tau_trace: float
+    readout_delay: int
+    w_max: float
+    gamma_pos: float
+    gamma_neg: float
+    fused: bool
+    checkpoint_steps: int
+    embedding_size: int | None
+    readout_window: int
+    network: str
+    # the same constants under the seed's flag names
+    num_time_steps: int
+    thr: float
+    refractory_time_steps: int
+    dampening_factor: float
+    # training and evaluation
+    batch_size: int | None
+    epochs: int
+    iterations: int | None
+    learning_rate: float
+    learning_rate_decay: float
+    decay_learning_rate_every: int
+    max_grad_norm: float
+    l2: float
+    target_rate: float
+    val_size: int | None
+    test_size: int | None
+    dataset_seed: int
+    data_root: str | None
+    compile: bool
+
+    @classmethod
+    def from_config(cls: type[SettingsT], config: Mapping[str, Any]) -> SettingsT:
+        """The settings from a resolved dict holding (at least) every field name."""
+        return cls(**{f.name: config[f.name] for f in fields(cls)})
+
+    @classmethod
+    def of(cls: type[SettingsT], settings: Mapping[str, Any]) -> SettingsT:
+        """``settings`` itself if typed, else the settings of that resolved dict."""
+        return settings if isinstance(settings, cls) else cls.from_config(settings)
+
+    def to_config(self) -> dict[str, Any]:
+        """The settings as a plain dict (field name → value)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def replace(self: SettingsT, **changes: Any) -> SettingsT:
+        """A copy with ``changes``."""
+        return replace(self, **changes)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._names():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def _names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(self))
 
 
 def layered_settings(args: argparse.Namespace, *layers: Mapping[str, Any]) -> dict[str, Any]:
@@ -51,8 +132,8 @@ def load_task_checkpoint(path: str | Path, task: str, flag: str = "--checkpoint"
     raise CheckpointError(what)
 
 
-def checkpoint_settings(checkpoint: Checkpoint, resolve: Callable[[argparse.Namespace], dict[str, Any]]
-                        ) -> dict[str, Any]:  # fmt: skip
+def checkpoint_settings(checkpoint: Checkpoint, resolve: Callable[[argparse.Namespace], SettingsT]
+                        ) -> SettingsT:  # fmt: skip
     """The settings ``checkpoint`` was trained with: its stored flags (each checked as on the command line;
     flags it predates take their defaults), resolved by the task's ``resolve``."""
     source = f"checkpoint {str(checkpoint.path)!r}"

@@ -1,4 +1,5 @@
-"""Training and evaluation steps of the association task (hebbian_memory §1.8), for ``spiking.fit``.
+"""Training and evaluation steps of the association task (docs/hebbian.md, «Training and regulariser»), for
+``spiking.fit``.
 
 Loss = cross-entropy + ``l2`` · rate regulariser (Hz², switched on after the first epoch, as in the seed);
 Adam with the learning rate multiplied by ``decay`` every ``decay_every`` epochs, gradient-norm clipping.
@@ -13,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from hybridsnn.hebbian.data import AssociationBatch
+from hybridsnn.hebbian.batch import AssociationBatch
 from hybridsnn.hebbian.networks import rate_regularizer
 from hybridsnn.spiking.distributed import DistributedContext
 
@@ -29,7 +30,7 @@ def make_optimizer(
 class AssociationSteps:
     """``train_step``/``eval_step`` for :func:`hybridsnn.spiking.fit` on classification batches.
 
-    A batch (:class:`AssociationBatch`, :class:`~hybridsnn.hebbian.babi_data.BabiBatch`) is a named tuple
+    A batch (:class:`AssociationBatch`, :class:`~hybridsnn.hebbian.babi.data.BabiBatch`) is a named tuple
     with ``inputs`` (the model's arguments), ``target`` (class indices) and ``size``.
 
     ``model`` may be wrapped in DistributedDataParallel (``context.wrap``). The regulariser is active once

@@ -1,4 +1,4 @@
-"""The convolutional HP classifiers of the classification experiment (hp_snn §2.2).
+"""The convolutional HP classifiers of the classification experiment (docs/hp.md, «Tasks»).
 
 Spiking convolutions (k3, stride 1, pad 1), average pooling after some of them, dropout 0.5 on the inputs of
 the deeper layers, then dense stages; one dense stage is the HP synapse. Conv1's input is never scaled by the
@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from hybridsnn.errors import UserError, unknown_choice
 from hybridsnn.hp.layer import HebbianRule, MetaInit, PlasticLinear
+from hybridsnn.hp.methods import HP, Method, check_network_method
 from hybridsnn.hp.mlp import hp_lif, input_filter
 from hybridsnn.spiking import LIFState, lif_step
 
@@ -49,7 +50,7 @@ class DenseStage:
 
 @dataclass(frozen=True)
 class CNNConfig:
-    """One seed's CNN (constants from hp_snn §2.2).
+    """One seed's CNN (constants: docs/hp.md, «Tasks»).
 
     output_weight_scale: factor on the last dense layer's initial weights (Fashion-MNIST: 0.5).
     weight_shift: CIFAR's init shift ``W += mean(W) · 1.1^k`` for layers k = 2 (conv2) … 7 (fc2).
@@ -162,18 +163,17 @@ def get_cnn_config(dataset: str) -> CNNConfig:
 class HPConvNet(nn.Module):
     """Spiking CNN with one HP dense stage; ``forward(images [B, C, H, W]) -> scores [B, classes]``.
 
-    ``method="gp"`` drops the Hebbian pathway of the plastic stage. ``steps_used`` holds the number of
+    A method without Hebbian pathway (gp) drops that of the plastic stage. ``steps_used`` holds the number of
     time steps the last forward ran (early exit).
     """
 
-    def __init__(self, config: CNNConfig, method: str = "hp") -> None:
+    def __init__(self, config: CNNConfig, method: Method = HP) -> None:
         super().__init__()
-        if method not in ("hp", "gp"):
-            raise unknown_choice("classification method", method, ("hp", "gp"))
+        check_network_method(method, ("classification",), "classification")
         self.config, self.method = config, method
         self.lif = hp_lif(config.threshold, config.decay, config.reset)
         self.convs = nn.ModuleList(nn.Conv2d(c.channels_in, c.channels_out, 3, 1, 1) for c in config.convs)
-        rule = config.rule if method == "hp" else None
+        rule = config.rule if method.hebbian else None
         self.dense = nn.ModuleList(
             PlasticLinear(d.n_in, d.n_out, rule=rule if d.kind == "plastic" else None, init=config.init)
             for d in config.dense

@@ -1,11 +1,12 @@
-"""Test-time corruptions of the robustness and tolerance experiments (hp_snn §2.1, §2.3).
+"""Test-time corruptions of the robustness and tolerance experiments (docs/hp.md, «Tasks»).
 
 Images are float tensors ``[B, C, H, W]`` with pixels in [0, 1].
 
 * Noise at level i with ``v = 0.01·i``, as skimage's ``random_noise(..., clip=True)`` with the seed's
-  parameters, but drawn from a seeded generator (the seed's calls were unseeded, hp_snn §4 quirk 11):
-  ``gaussian`` ``clip(x + N(0, var=v))``; ``salt`` a fraction v of pixels set to 1; ``pepper`` a fraction 6v
-  set to 0; ``sp`` a fraction 2v, half salt, half pepper; ``speckle`` ``clip(x + x·N(0, var=10000·v))``.
+  parameters, but drawn from a seeded generator (the seed's calls were unseeded: docs/hp.md, «Decisions
+  against the original»): ``gaussian`` ``clip(x + N(0, var=v))``; ``salt`` a fraction v of pixels set to
+  1; ``pepper`` a fraction 6v set to 0; ``sp`` a fraction 2v, half salt, half pepper; ``speckle``
+  ``clip(x + x·N(0, var=10000·v))``.
 * Occlusion at level i: the central ``2i × 2i`` square ``[14−i : 14+i]`` (for 28×28 images) set to 0.
 """
 

@@ -1,7 +1,7 @@
 """Image tensors and mini-batches for the HP-SNN experiments (MNIST, Fashion-MNIST, CIFAR-10).
 
 Pixels are ToTensor values in [0, 1] (``[N, C, H, W]`` float32). CIFAR-10 is normalised with the seed's
-statistics and, for training, randomly cropped (padding 4) and flipped per batch (hp_snn §2.2).
+statistics and, for training, randomly cropped (padding 4) and flipped per batch (docs/hp.md, «Tasks»).
 """
 
 from __future__ import annotations
@@ -26,14 +26,11 @@ CIFAR_STD = (0.2023, 0.1994, 0.2010)
 def image_tensors(
     dataset: str, split: str, root: str | os.PathLike[str] | None, subset: int | None = None
 ) -> tuple[Tensor, Tensor]:
-    """``(images [N, C, H, W] float32, labels [N] int64)`` of a split, optionally its first ``subset``."""
+    """``(images [N, C, H, W] float32, labels [N] int64)`` of a split, optionally its first ``subset`` >= 1
+    samples (all of them when the split is smaller)."""
     if dataset not in DATASETS:
         raise unknown_choice("HP dataset", dataset, DATASETS)
-    data = load_dataset(dataset, split, root)
-    if subset is not None:
-        if subset < 1:
-            raise UserError(f"subset size must be >= 1 samples, got {subset}")
-        data = data.subset(min(subset, len(data)))
+    data = load_dataset(dataset, split, root, limit=subset)
     return pixel_tensors(data.x, dataset), torch.from_numpy(data.y)
 
 

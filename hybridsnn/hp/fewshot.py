@@ -1,4 +1,5 @@
-"""Omniglot N-way K-shot learning with a plastic spiking read-out and a bi-level meta step (hp_snn §2.4).
+"""Omniglot N-way K-shot learning with a plastic spiking read-out and a bi-level meta step (docs/hp.md,
+«Tasks»).
 
 Feature extractor (not spiking): 4 × [Conv2d(k3, stride 2, pad 1, 128 channels), tanh] on 31×31 images →
 512 features. Read-out: ``N_ways`` hard-reset LIF neurons (λ = 0.2, θ = 0.5) driven by
@@ -25,18 +26,18 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hybridsnn.errors import UserError, unknown_choice
-from hybridsnn.hp.layer import HebbianRule, MetaInit, PlasticLinear, split_parameters
+from hybridsnn.hp.layer import LOCAL_PARAMETER_NAMES, HebbianRule, MetaInit, PlasticLinear, split_parameters
+from hybridsnn.hp.methods import HP, Method, check_network_method
 from hybridsnn.hp.mlp import hp_lif
 from hybridsnn.spiking import lif_step
 
-METHODS = ("hp", "gp")
 IMAGE_SIZE = 31
 OMNIGLOT_MEAN, OMNIGLOT_STD = 0.9195, 0.2721
 
 
 @dataclass(frozen=True)
 class FewShotConfig:
-    """Constants of the seed (hp_snn §2.4)."""
+    """Constants of the seed (docs/hp.md, «Tasks»)."""
 
     ways: int = 5
     shots: int = 1
@@ -61,10 +62,9 @@ class FewShotConfig:
 class FewShotNet(nn.Module):
     """``forward(images [S, 1, 31, 31], labels [S, ways]) -> class probabilities [1, ways]``."""
 
-    def __init__(self, config: FewShotConfig = FewShotConfig(), method: str = "hp") -> None:
+    def __init__(self, config: FewShotConfig = FewShotConfig(), method: Method = HP) -> None:
         super().__init__()
-        if method not in METHODS:
-            raise unknown_choice("few-shot method", method, METHODS)
+        check_network_method(method, ("fewshot",), "few-shot")
         self.config, self.method = config, method
         c = config.channels
         self.convs = nn.ModuleList(nn.Conv2d(a, c, 3, stride=2, padding=1) for a in (1, c, c, c))
@@ -73,9 +73,10 @@ class FewShotNet(nn.Module):
         init = MetaInit(alpha=0.1, beta=0.1, eta=0.1, alpha_matrix=True, eta_uniform=False)
         self.readout = PlasticLinear(features, config.ways, combine="gated", rule=rule, init=init, bias=False)
         self.lif = hp_lif(config.threshold, config.decay, "zero")
-        if method == "gp":
-            for name in ("alpha", "beta", "eta"):
+        if not method.local_learns:  # gp: α stays at its random start, β and η are unused
+            for name in LOCAL_PARAMETER_NAMES:
                 getattr(self.readout, name).requires_grad_(False)
+        self.hebbian = method.hebbian
 
     def features(self, images: Tensor) -> Tensor:
         """512 features per image (tanh conv stack)."""
@@ -98,7 +99,7 @@ class FewShotNet(nn.Module):
             x = feats[step : step + 1]
             current = self.readout.current(x, trace) + self.config.w_binding * labels[step : step + 1]
             _, state = lif_step(current, state, self.lif)
-            if self.method == "hp":
+            if self.hebbian:
                 trace = self.readout.update(trace, x, state.membrane, self.config.threshold)
         assert state is not None
         return torch.softmax(state.membrane, dim=-1)
@@ -285,7 +286,8 @@ def omniglot_characters(root: object, sets: str) -> Tensor:
 def split_characters(
     characters: Tensor, seed: int, test_classes: int = TEST_CLASSES
 ) -> tuple[Tensor, Tensor]:
-    """Seeded shuffle of the characters; the last ``test_classes`` are the test classes (hp_snn §2.4)."""
+    """Seeded shuffle of the characters; the last ``test_classes`` are the test classes (docs/hp.md,
+    «Tasks»)."""
     if len(characters) <= test_classes:
         raise UserError(
             f"need more than {test_classes} characters for a train/test split, got {len(characters)}"

@@ -1,4 +1,5 @@
-"""The hybrid-plasticity (HP) synapse: a gradient-trained weight W plus a Hebbian trace H (hp_snn §1.3).
+"""The hybrid-plasticity (HP) synapse: a gradient-trained weight W plus a Hebbian trace H (docs/hp.md,
+«Hebbian pathway»).
 
 One plastic dense layer owns ``W`` (``nn.Linear``, "global plasticity", GP), a Hebbian trace
 ``H ∈ R^{N_in × N_out}`` (a state tensor, not a parameter) and the meta-local parameters ``α`` (weight of the
@@ -13,7 +14,8 @@ Combination of W and H (:class:`Combine`):
 * ``"none"`` (GP baselines): ``I_t = W x_t + b`` (masked by M when a mask is given).
 
 Hebbian update (:class:`HebbianRule`), the batch-averaged outer product written as one matrix product
-(equal to the original's ``bmm(...).mean(0)``, 17× faster and ~100× less memory, hp_snn §1.3)::
+(equal to the original's ``bmm(...).mean(0)``, 17× faster and ~100× less memory: docs/hp.md, «Decisions
+against the original»)::
 
     pre  = x_t ⊙ β                                  (β clamped at ≥ 0 when ``beta_min=0``)
     post = tanh(u_t/θ − η)  or  u_t/θ − η            ("tanh" / "linear")
@@ -38,14 +40,14 @@ Combine = Literal["additive", "gated", "masked", "none"]
 COMBINE_MODES: tuple[str, ...] = get_args(Combine)
 PostFactor = Literal["tanh", "linear", "softmax"]
 POST_FACTORS: tuple[str, ...] = get_args(PostFactor)
-#: Names of the meta-local parameters; every other parameter is a GP weight (hp_snn §1.4).
+#: Names of the meta-local parameters; every other parameter is a GP weight (docs/hp.md, «Training»).
 LOCAL_PARAMETER_NAMES = ("alpha", "beta", "eta")
 FEWSHOT_RATE_MAX = 0.1
 
 
 @dataclass(frozen=True)
 class HebbianRule:
-    """How a plastic layer updates its trace H (see the module docstring; variants in hp_snn §1.3).
+    """How a plastic layer updates its trace H (module docstring; variants: docs/hp.md, «Hebbian pathway»).
 
     sign: +1 (simple example, multitask, few-shot) or −1 (classification models).
     post: ``"tanh"``, ``"linear"`` or ``"softmax"`` (few-shot's rule).

@@ -1,13 +1,14 @@
-"""The fully connected HP network of the simple example and the tolerance experiment (hp_snn §2.1, §2.3).
+"""The fully connected HP network of the simple example and the tolerance experiment (docs/hp.md, «Tasks»).
 
 784 → 512 → 10, both layers plastic LIF (soft reset), direct analog input repeated for T steps and scaled by
 the input filter ``k_t = exp(−t/τ_w)`` at every layer; output = last-step membrane/θ clamped at 1.1.
-Methods (hp_snn §1.5): ``hp`` (both layers plastic, all trained), ``gp`` (no Hebbian pathway),
+Methods (docs/hp.md, «Methods»): ``hp`` (both layers plastic, all trained), ``gp`` (no Hebbian pathway),
 ``lp`` (layer 1 a frozen random projection with a fixed Hebbian pathway, run without gradient; layer 2
 plastic and trained by gradient on the detached layer-1 spikes).
 
 The Hebbian traces are buffers carried across batches and epochs (detached) during training, and used —
-but not overwritten — in evaluation, where they still evolve within each forward (hp_snn §1.3).
+but not overwritten — in evaluation, where they still evolve within each forward (docs/hp.md, «Hebbian
+pathway»).
 """
 
 from __future__ import annotations
@@ -19,16 +20,18 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from hybridsnn.errors import UserError, unknown_choice
+from hybridsnn.errors import UserError
 from hybridsnn.hp.layer import HebbianRule, MetaInit, PlasticLinear
+from hybridsnn.hp.methods import HP, Method, check_network_method
 from hybridsnn.spiking import LIFConfig, LIFState, Rectangular, final_membrane, lif_step
 
-METHODS = ("hp", "gp", "lp")
+TASKS = ("simple", "tolerance")
 SURROGATE = Rectangular(width=0.5, height=1.0)
 
 
 def hp_lif(threshold: float, decay: float, reset: str = "subtract") -> LIFConfig:
-    """HP-SNN's neuron: spike at u > θ, rectangular surrogate of width 0.5 and height 1 (hp_snn §1.1)."""
+    """HP-SNN's neuron: spike at u > θ, rectangular surrogate of width 0.5 and height 1 (docs/hp.md,
+    «Neuron»)."""
     return LIFConfig(
         threshold=threshold,
         decay=decay,
@@ -45,7 +48,7 @@ def input_filter(step: int, tau_w: float) -> float:
 
 @dataclass(frozen=True)
 class MLPConfig:
-    """Constants of one seed (defaults: the simple example, hp_snn §2.1)."""
+    """Constants of one seed (defaults: the simple example; docs/hp.md, «Tasks»)."""
 
     sizes: tuple[int, ...] = (784, 512, 10)
     threshold: float = 0.35
@@ -77,20 +80,22 @@ TOLERANCE = MLPConfig(
 class HPMLP(nn.Module):
     """Plastic spiking MLP; ``forward(x [B, N_in]) -> scores [B, N_out]`` (membrane/θ at the last step)."""
 
-    def __init__(self, config: MLPConfig = SIMPLE, method: str = "hp") -> None:
+    def __init__(self, config: MLPConfig = SIMPLE, method: Method = HP) -> None:
         super().__init__()
-        if method not in METHODS:
-            raise unknown_choice("HP method", method, METHODS)
+        check_network_method(method, TASKS, "HP MLP")
         self.config, self.method = config, method
         self.lif = hp_lif(config.threshold, config.decay)
-        rule = None if method == "gp" else config.rule
+        rule = config.rule if method.hebbian else None
         init = MetaInit(1e-2, 1e-2, 1e-2)
         pairs = list(zip(config.sizes[:-1], config.sizes[1:], strict=True))
         self.layers = nn.ModuleList(PlasticLinear(a, b, rule=rule, init=init) for a, b in pairs)
         for index, (a, b) in enumerate(pairs):
             self.register_buffer(f"trace{index}", torch.zeros(a, b))
-        if method == "lp":
-            self.layers[0].requires_grad_(False)
+        #: Per layer: run without gradient, its output spikes detached (LP's first layer).
+        self.frozen_layers = [method.frozen_input_layer and index == 0 for index in range(len(pairs))]
+        for layer, frozen in zip(self.layers, self.frozen_layers, strict=True):
+            if frozen:
+                layer.requires_grad_(False)
 
     def traces(self) -> list[Tensor]:
         """The carried Hebbian traces, one ``[N_in, N_out]`` per layer."""
@@ -110,8 +115,7 @@ class HPMLP(nn.Module):
         for step in range(cfg.time_steps):
             k = input_filter(step, cfg.tau_w)
             signal = x
-            for index, layer in enumerate(self.layers):
-                frozen = self.method == "lp" and index == 0
+            for index, (layer, frozen) in enumerate(zip(self.layers, self.frozen_layers, strict=True)):
                 with torch.no_grad() if frozen else contextlib.nullcontext():
                     inp = signal * k
                     current = layer.current(inp, traces[index])

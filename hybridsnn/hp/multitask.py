@@ -1,4 +1,4 @@
-"""Continual learning on permuted MNIST with per-task masks and a replay meta phase (hp_snn §2.5).
+"""Continual learning on permuted MNIST with per-task masks and a replay meta phase (docs/hp.md, «Tasks»).
 
 Network 784 → H → H → 10 without biases; θ = 0.5, λ = 0.8, T = 3, input filter τ_w = 50 steps. Each task
 owns fixed random binary masks (P(1) = ``sparsity``, orientation ``N_in × N_out``). Hidden layers compute
@@ -23,12 +23,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hybridsnn.errors import UserError, unknown_choice
+from hybridsnn.errors import UserError
 from hybridsnn.hp.layer import HebbianRule, MetaInit, PlasticLinear
+from hybridsnn.hp.methods import HP, Method, check_network_method
 from hybridsnn.hp.mlp import hp_lif, input_filter
 from hybridsnn.spiking import LIFState, lif_step
 
-METHODS = ("hp", "gp", "ewc")
 PIXELS = 784
 
 
@@ -63,19 +63,21 @@ class MultitaskConfig:
 class MultitaskNet(nn.Module):
     """``forward(x [B, 784], task) -> scores [B, 10]``."""
 
-    def __init__(self, config: MultitaskConfig = MultitaskConfig(), method: str = "hp") -> None:
+    def __init__(self, config: MultitaskConfig = MultitaskConfig(), method: Method = HP) -> None:
         super().__init__()
-        if method not in METHODS:
-            raise unknown_choice("multitask method", method, METHODS)
+        check_network_method(method, ("multitask",), "multitask")
         self.config, self.method = config, method
         self.lif = hp_lif(config.threshold, config.decay)
         rule = (
             HebbianRule(sign=1.0, post="tanh", decay=config.trace_decay, bound=None)
-            if method == "hp"
+            if method.hebbian
             else None
         )
         init = MetaInit(alpha=0.1, beta=1e-3, eta=0.0, eta_uniform=False)
-        combine = "none" if method == "ewc" else "masked"
+        #: EWC: no task masks and no input filter.
+        self.masked = not method.ewc
+        self.tau_w = config.tau_w if self.masked else math.inf
+        combine = "masked" if self.masked else "none"
         sizes = (PIXELS, config.hidden, config.hidden)
         self.hidden = nn.ModuleList(
             PlasticLinear(a, b, combine=combine, rule=rule, init=init, bias=False)
@@ -86,7 +88,7 @@ class MultitaskNet(nn.Module):
 
     def masks(self, task: int) -> list[Tensor] | None:
         """The task's masks ``[N_in, N_out]`` for the two hidden layers and the read-out (None for EWC)."""
-        if self.method == "ewc":
+        if not self.masked:
             return None
         if task not in self._masks:
             generator = torch.Generator().manual_seed(self.config.mask_seed * 1_000_003 + task)
@@ -107,11 +109,10 @@ class MultitaskNet(nn.Module):
             raise UserError(f"multitask input must be [B, {PIXELS}], got {tuple(x.shape)}")
         cfg = self.config
         masks = self.masks(task)
-        tau_w = math.inf if self.method == "ewc" else cfg.tau_w
         traces = [layer.zero_trace() for layer in self.hidden]
         states: list[LIFState | None] = [None, None]
         for step in range(cfg.time_steps):
-            k = input_filter(step, tau_w)
+            k = input_filter(step, self.tau_w)
             signal = x
             for index, layer in enumerate(self.hidden):
                 inp = signal * k
@@ -128,7 +129,7 @@ class EWCPenalty:
     """Offline EWC: ``λ Σ_tasks Σ_i F_i (θ_i − θ*_i)²`` with one diagonal Fisher per finished task.
 
     The Fisher of a task is the mean over training batches of the squared gradient of the NLL of
-    ``log_softmax(scores)`` at the predicted labels (hp_snn §2.5).
+    ``log_softmax(scores)`` at the predicted labels (docs/hp.md, «Tasks»).
     """
 
     def __init__(self, weight: float = 5000.0) -> None:

@@ -1,4 +1,4 @@
-"""HP-SNN's supervised training step: MSE on one-hot targets, two Adam optimisers (hp_snn §1.4).
+"""HP-SNN's supervised training step: MSE on one-hot targets, two Adam optimisers (docs/hp.md, «Training»).
 
 ``optim_base`` steps the GP weights (lr 1e-3 in the simple example), ``optim_local`` the meta-local
 parameters α, β, η (lr 5e-4). With the seed's ``num_updates = 1`` this is joint first-order training of both

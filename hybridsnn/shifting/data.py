@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from hybridsnn.data import load_dataset
-from hybridsnn.errors import UserError, unknown_choice
+from hybridsnn.errors import unknown_choice
 
 XOR_LOW, XOR_HIGH = 0.01, 0.99
 IRIS_FOLD_SIZE = 30
@@ -110,11 +110,7 @@ def image_split(
     """The first ``limit`` images (all with None) of ``dataset``/``split`` in file order, encoded."""
     if dataset not in IMAGE_DATASETS:
         raise unknown_choice("image dataset", dataset, IMAGE_DATASETS)
-    data = load_dataset(dataset, split, root=root)
-    if limit is not None:
-        if limit < 1:
-            raise UserError(f"sample count {limit} must be at least 1")
-        data = data.subset(min(limit, len(data)))
+    data = load_dataset(dataset, split, root=root, limit=limit)
     return Split(encode_images(data.x, encoding), torch.as_tensor(data.y))
 
 

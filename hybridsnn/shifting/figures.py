@@ -1,4 +1,5 @@
-"""Figures of Shifting Learning: output spike times per true class (matplotlib, Agg, PNG)."""
+"""Figures of Shifting Learning (matplotlib, Agg, PNG): a run's accuracy and loss curves per epoch and the
+output spike times per true class (``hybridsnn plot shifting RUN``)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from hybridsnn import plots
 from hybridsnn.atomic import write_with
 from hybridsnn.errors import UserError
+from hybridsnn.results import read_metrics
+from hybridsnn.shifting.reporting import OUTPUTS_FILE, read_outputs
 
 
 def output_spike_times(
@@ -46,3 +50,44 @@ def output_spike_times(
     ax.legend(loc="best", fontsize="small")
     ax.grid(alpha=0.3)
     return write_with(Path(path), lambda tmp: fig.savefig(tmp, format="png"))
+
+
+def plot_run(run_dir: Path, out: Path) -> list[Path]:
+    """Training curves (accuracy and loss per epoch) and the output spike times per true class of the run
+    in ``run_dir``, written under ``out``; a one-line error when it holds nothing to plot."""
+    records = [r for r in read_metrics(run_dir) if r.get("epoch") is not None]
+    for record in records:  # a hand-edited log: numbers only, or the curves would fail half-way
+        for key in ("epoch", "accuracy", "loss"):
+            value = record.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise UserError(f"the metrics log of {str(run_dir)!r} holds {key} {value!r}; expected a "
+                                "number")  # fmt: skip
+    spike_times = read_outputs(run_dir / OUTPUTS_FILE)
+    written: list[Path] = []
+    if any("accuracy" in r for r in records):
+        written.append(
+            plots.accuracy_curves(
+                records, out / "accuracy.png", x="epoch", title="Shifting Learning: accuracy"
+            )
+        )
+    if any("loss" in r for r in records):
+        written.append(
+            plots.accuracy_curves(
+                records,
+                out / "loss.png",
+                metrics=("loss",),
+                x="epoch",
+                ylabel="Σ(p − q)² / B",
+                title="training monitor",
+            )
+        )
+    if spike_times is not None:
+        labels, z_hat, split = spike_times
+        written.append(
+            output_spike_times(
+                labels, z_hat, out / "output_spike_times.png", title=f"output spike times, {split}"
+            )
+        )
+    if not written:
+        raise UserError(f"run directory {str(run_dir)!r} has no shifting metrics or outputs to plot")
+    return written

@@ -1,8 +1,9 @@
 """numba CPU kernels of the reference's two hot loops (one pass each instead of a dozen tensor passes).
 
-* :func:`first_spike` — the min over prefix candidates of spec §1.1 for sorted inputs: the prefix sums are
-  accumulated in float64 and rounded to the weights' dtype, as ``torch.cumsum`` does on the CPU, then the
-  candidate, validity test, sentinel and first-index argmin are evaluated in that dtype;
+* :func:`first_spike` — the min over prefix candidates (docs/shifting.md, «Forward pass») for sorted
+  inputs: the prefix sums are accumulated in float64 and rounded to the weights' dtype, as ``torch.cumsum``
+  does on the CPU, then the candidate, validity test, sentinel and first-index argmin are evaluated in that
+  dtype;
 * :func:`accumulate_local` — Σ_b m_bij δ_bj (z_bi − ẑ_bj) scattered into rows ``rows[b, i]`` of g (one row per
   input for the single-spike layer, the afferent of every event for the multi-spike layer);
   :func:`accumulate_causal` — the same sum with m_bij = [rank_bi ≤ k*_bj], so the network never builds the

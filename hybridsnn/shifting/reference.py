@@ -1,4 +1,6 @@
-"""Analytic torch reference of Shifting Learning (spec §1.1 forward, §1.3 three-factor rule).
+"""The analytic model of Shifting Learning, the engine of ``--engine reference`` (docs/shifting.md,
+«Forward pass» and «Learning rule»). It is what trains and evaluates networks by default, not a test
+oracle; the time-stepped GeNN-model version (:mod:`hybridsnn.shifting.stepped`) is checked against it.
 
 Neurons are non-leaky integrate-and-fire with an exponentially decaying synaptic current (time constant 1 time
 unit, threshold ``THETA``, no reset); each hidden/output neuron fires at most once. Times are carried as
@@ -164,7 +166,9 @@ def causal_mask(rank: Tensor, kstar: Tensor) -> Tensor:
 def layer_forward(
     z_in: Tensor, w: Tensor, etp: Tensor, *, chunk_elements: int = CHUNK_ELEMENTS, kernel: str = "auto"
 ) -> tuple[Tensor, Tensor]:
-    """(B, I) input z -> (ẑ = z_out · e_tp (B, J), causal mask (B, I, J) bool), spec §1.1."""
+    """(B, I) input z -> (ẑ = z_out · e_tp (B, J), causal mask (B, I, J) bool).
+
+    docs/shifting.md, «Forward pass»."""
     z_out, kstar, rank = spike_times(z_in, w, chunk_elements=chunk_elements, kernel=kernel)
     return z_out * etp, causal_mask(rank, kstar)
 
@@ -376,7 +380,8 @@ def multispike_gradients(
     *,
     kernel: str = "auto",
 ) -> tuple[Tensor, Tensor]:
-    """Per-event local terms scatter-added into their synapse: g_w (I, J), g_p (J,) (spec §1.3, TCA)."""
+    """Per-event local terms scatter-added into their synapse: g_w (I, J), g_p (J,) (docs/shifting.md,
+    «Spike task»)."""
     z_events = torch.exp(times)
     if _use_numba(kernel, delta, z_hat):
         from hybridsnn.shifting import kernels

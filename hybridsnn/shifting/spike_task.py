@@ -1,4 +1,5 @@
-"""Synthetic spike / temporal-credit-assignment task with the statistics of spec §2.4 (seeded).
+"""Synthetic spike / temporal-credit-assignment task with the recorded statistics of the original data
+(docs/shifting.md, «Spike task»; seeded).
 
 The original data files (Rapp, Nawrot & Stern's aggregate-label trials) are not available offline and their
 generator is not public; this generator reproduces their measured statistics:
@@ -16,7 +17,7 @@ Times are in seconds. Patterns, training and validation trials come from indepen
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -52,6 +53,19 @@ class SpikeTaskConfig:
             )
         if abs(sum(self.k_probabilities) - 1.0) > 1e-9:
             raise UserError(f"k probabilities must sum to 1, got {sum(self.k_probabilities)}")
+
+    def at_most(self, max_features: int) -> SpikeTaskConfig:
+        """The same task with at most ``max_features`` features per trial: P(k) restricted to
+        k = 1..max_features and renormalised (the conditional distribution; everything else unchanged)."""
+        if not 1 <= max_features <= len(self.k_probabilities):
+            raise UserError(f"max_features must be 1..{len(self.k_probabilities)}, got {max_features}")
+        if max_features == len(self.k_probabilities):
+            return self
+        kept = self.k_probabilities[:max_features]
+        total = sum(kept)
+        if total <= 0:
+            raise UserError(f"P(k <= {max_features}) is 0 in {self.k_probabilities}")
+        return replace(self, k_probabilities=tuple(p / total for p in kept))
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Training loops of Shifting Learning: per-task settings, the learning-rate schedule, resumable epochs.
+"""Training loops of Shifting Learning: resumable epochs and online trials, evaluation, layer tensors.
 
 Every network (the analytic :class:`~hybridsnn.shifting.reference.ReferenceNetwork` or the time-stepped
 ``SteppedNetwork``) exposes ``layers``, ``forward``, ``train_step`` and ``predict``; the loops here use only
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -20,6 +20,7 @@ from torch import Tensor
 from hybridsnn.errors import CheckpointError
 from hybridsnn.shifting.data import Split
 from hybridsnn.shifting.reference import LayerParams, MultiSpikeNetwork
+from hybridsnn.shifting.settings import TaskSettings
 from hybridsnn.shifting.spike_task import SpikeTrial
 
 LAYER_TENSORS = ("w", "etp", "m_w", "v_w", "m_p", "v_p")
@@ -35,36 +36,6 @@ class Network(Protocol):
     def train_step(self, z0: Tensor, labels: Tensor, lr_w: float, lr_p: float) -> dict[str, float]: ...
 
     def predict(self, z0: Tensor) -> Tensor: ...
-
-
-@dataclass(frozen=True)
-class TaskSettings:
-    """Network sizes, epochs, batch size and learning rates (η_w from ``lr_w`` to ``lr_w_end``; η_p fixed)."""
-
-    sizes: tuple[int, ...]
-    epochs: int
-    batch_size: int
-    lr_w: float
-    lr_w_end: float
-    lr_p: float
-
-    def learning_rate(self, epoch: int) -> float:
-        """η_w of (0-based) ``epoch``: lr_w · (lr_w_end / lr_w)^(epoch / epochs), set once per epoch."""
-        return self.lr_w * (self.lr_w_end / self.lr_w) ** (epoch / self.epochs)
-
-    def with_hidden(self, hidden: int) -> TaskSettings:
-        """The same settings with ``hidden`` neurons in the (single) hidden layer."""
-        return replace(self, sizes=(self.sizes[0], hidden, self.sizes[-1]))
-
-
-#: The original scripts' settings (spec §1.4).
-TASK_SETTINGS = {
-    "xor": TaskSettings((2, 8, 2), 400, 4, 1e-3, 1e-3, 1e-2),
-    "iris": TaskSettings((4, 10, 3), 400, 30, 1e-2, 1e-2, 1e-6),
-    "mnist": TaskSettings((784, 800, 10), 20, 128, 1e-4, 1e-6, 1e-4),
-    "fashion-mnist": TaskSettings((784, 800, 10), 20, 128, 1e-4, 1e-6, 1e-4),
-    "spikes": TaskSettings((500, 3200, 22), 200, 1, 1e-5, 1e-6, 1e-6),
-}
 
 
 @dataclass

@@ -118,7 +118,7 @@ def create_model(
         return NumbaModel(name, precision, dt, seed, batch_size, build_dir, time_precision, fastmath, threads)
     if not pygenn_available():
         raise UserError(
-            "engine 'genn' needs PyGeNN 5, which is not installed (see README: installing PyGeNN); "
+            "engine 'genn' needs PyGeNN 5, which is not installed (see docs/engines.md: adding PyGeNN); "
             "use --engine numba"
         )
     from hybridsnn.sim.genn_engine import GennModel

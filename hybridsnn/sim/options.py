@@ -42,7 +42,7 @@ def check_engine_flags(engine: str, backend: str | None) -> None:
 
     if engine == "genn" and not pygenn_available():
         raise UserError(
-            "--engine genn needs PyGeNN 5, which is not installed (see README: installing PyGeNN); use "
+            "--engine genn needs PyGeNN 5, which is not installed (see docs/engines.md: adding PyGeNN); use "
             "--engine numba"
         )
     if backend is not None and engine != "genn":

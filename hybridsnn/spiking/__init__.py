@@ -3,7 +3,6 @@
 * :mod:`~hybridsnn.spiking.surrogate`: Heaviside spikes with rectangular/triangular/exponential surrogates.
 * :mod:`~hybridsnn.spiking.lif`: LIF steps (soft/hard reset, refractory period), runs over time, modules.
 * :mod:`~hybridsnn.spiking.readout`: spike-count and membrane read-outs, firing rates, accuracy.
-* :mod:`~hybridsnn.spiking.runtime`: seeding, device choice, mixed precision, CPU threads.
 * :mod:`~hybridsnn.spiking.state`: training state in hybridsnn checkpoints.
 * :mod:`~hybridsnn.spiking.training`: the train/evaluate loop with metrics, checkpoints and exact resume.
 """
@@ -29,7 +28,6 @@ from hybridsnn.spiking.readout import (
     predict,
     spike_counts,
 )
-from hybridsnn.spiking.runtime import autocast, configure_threads, seed_everything, select_device
 from hybridsnn.spiking.state import Stateful, checkpoint_payload, restore_state
 from hybridsnn.spiking.surrogate import (
     SURROGATES,
@@ -71,11 +69,9 @@ __all__ = [
     "Surrogate",
     "Triangular",
     "accuracy",
-    "autocast",
     "batch_size",
     "check_resume",
     "checkpoint_payload",
-    "configure_threads",
     "count_correct",
     "decay_from_tau",
     "epoch_seed",
@@ -91,8 +87,6 @@ __all__ = [
     "mean_membrane",
     "predict",
     "restore_state",
-    "seed_everything",
-    "select_device",
     "spike_counts",
     "train_epoch",
 ]

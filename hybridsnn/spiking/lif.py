@@ -18,16 +18,17 @@ gradients flow through the reset path. A zero initial state gives ``u_0 = g·I_0
 During refractoriness the membrane keeps integrating; only the spike is suppressed. ``λ = 1`` gives a
 non-leaky IF neuron.
 
-The torch seeds as configurations (``LIFConfig`` fields; λ per step, θ in membrane units):
+The torch seeds as configurations (``LIFConfig`` fields; λ per step, θ in membrane units; each system's
+page, «Model and equations», has its equations: docs/dsl.md, docs/hp.md, docs/hebbian.md):
 
-* DSL (dsl_local_classifiers §1.1-1.2): ``decay=decay_from_tau(tau)`` with τ in steps (default τ = 1 →
+* DSL: ``decay=decay_from_tau(tau)`` with τ in steps (default τ = 1 →
   λ = e^−1), ``threshold=1``, ``reset="subtract"``, ``inclusive=True``, ``Exponential(width=1, height=1)``.
   ELL detaches the previous state: pass ``state.detach()`` to :func:`lif_step`. (DSL's code writes
   ``λu + I − λθs``; this equals ``λ(u − θs) + I`` up to float rounding.)
-* HP-SNN (hp_snn §1.1): ``decay`` given directly (0.4, 0.6, 0.75, …), ``threshold`` 0.3-0.5,
+* HP-SNN: ``decay`` given directly (0.4, 0.6, 0.75, …), ``threshold`` 0.3-0.5,
   ``reset="subtract"`` (or ``"zero"`` for Fashion-MNIST classification and few-shot), ``inclusive=False``,
   ``Rectangular(width=0.5, height=1)``.
-* Hebbian memory ``IafPscDelta`` (hebbian_memory §1.2-1.3): ``decay=decay_from_tau(20.0, dt_ms=1.0)``,
+* Hebbian memory ``IafPscDelta``: ``decay=decay_from_tau(20.0, dt_ms=1.0)``,
   ``threshold=0.1``, ``reset="subtract_after_leak"`` (``"zero"`` with perfect_reset), ``scale_input=True``,
   ``refractory_steps=3``, ``inclusive=False``, ``Triangular(width=θ, height=damp/θ)``. Its non-leaky
   ``NonLeakyIafPscDelta`` is ``decay=1``, ``reset="subtract_after_leak"``, ``scale_input=False``.

@@ -2,10 +2,10 @@
 
 Spike and membrane tensors have time on ``time_dim`` (default 0, i.e. ``[T, B, N]``). Scores are ``[B, C]``.
 
-* DSL predicts ``argmax`` of the output spike counts over all T steps (dsl §1.4).
-* HP-SNN trains on the last-step membrane divided by θ, clamped at 1.1 (hp_snn §1.2).
+* DSL predicts ``argmax`` of the output spike counts over all T steps (docs/dsl.md, «Model and equations»).
+* HP-SNN trains on the last-step membrane divided by θ, clamped at 1.1 (docs/hp.md, «Model and equations»).
 * The Hebbian memory reads the value-neuron spike counts of the last 30 recall steps and regularises firing
-  rates in Hz (hebbian_memory §1.7-1.8).
+  rates in Hz (docs/hebbian.md, «Model and equations»).
 """
 
 from __future__ import annotations

@@ -6,16 +6,18 @@ derivative (zero almost everywhere) by a *surrogate* pseudo-derivative ``g(x)`` 
 units) and a ``height`` (per membrane unit):
 
 =============  ===================================  ===================================================
-name           g(x)                                 used by (seed, spec section)
+name           g(x)                                 used by (seed)
 =============  ===================================  ===================================================
-rectangular    height · 1[|x| < width]              HP-SNN ``ActFun`` (hp_snn §1.1): width = lens = 0.5,
+rectangular    height · 1[|x| < width]              HP-SNN ``ActFun``: width = lens = 0.5,
                                                     height 1 — a window of full width 1, not normalised
-triangular     height · max(0, 1 − |x| / width)     Hebbian memory ``SpikeFunction`` (hebbian_memory §1.3)
+triangular     height · max(0, 1 − |x| / width)     Hebbian memory ``SpikeFunction``
                                                     on ``v_s = (v − θ)/θ`` with damp · max(0, 1 − |v_s|):
                                                     in membrane units width = θ, height = damp / θ
-exponential    height · exp(−|x| / width)           DSL ``ExponentialSurroGrad`` (dsl §1.2): width 1,
+exponential    height · exp(−|x| / width)           DSL ``ExponentialSurroGrad``: width 1,
                                                     height 1 (peak 1 at u = θ)
 =============  ===================================  ===================================================
+
+The systems' equations: docs/hp.md, docs/hebbian.md and docs/dsl.md, «Model and equations».
 
 Each ``g`` is the exact derivative of a continuous "soft step" (its integral from 0): a clipped ramp, a
 piecewise quadratic and a two-sided exponential approach to ±height·width respectively. The forward pass never

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from hybridsnn.checkpoint import Checkpoint, load_checkpoint
 from hybridsnn.errors import CheckpointError, UserError, unknown_choice
 from hybridsnn.results import CHECKPOINT_DIR, Run
-from hybridsnn.spiking.runtime import seed_everything
+from hybridsnn.runtime import seed_everything
 from hybridsnn.spiking.state import Stateful, checkpoint_payload, restore_state
 
 StepFn = Callable[[Any], Mapping[str, "float | Tensor"]]

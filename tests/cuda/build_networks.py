@@ -16,8 +16,8 @@ import torch
 
 from hybridsnn.shifting.reference import LayerParams
 from hybridsnn.shifting.stepped import SteppedNetwork
-from hybridsnn.symstdp.config import make_config
-from hybridsnn.symstdp.network import EngineChoice, InferenceNetwork, TrainingNetwork, initial_weights
+from hybridsnn.sym_stdp.config import make_config
+from hybridsnn.sym_stdp.network import EngineChoice, InferenceNetwork, TrainingNetwork, initial_weights
 
 PREFERENCES = (("device_select_method", "MANUAL"), ("block_size_select_method", "MANUAL"))
 

@@ -1,0 +1,152 @@
+"""The image classification tasks ``simple``, ``tolerance`` and ``classification``: training in epochs
+(resumable), testing a checkpoint, the corruption sweeps after both, and the images ``predict`` classifies.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from hybridsnn.checkpoint import Checkpoint
+from hybridsnn.data import read_image_file
+from hybridsnn.errors import UserError
+from hybridsnn.hp.checkpoints import load_matching_checkpoint, network_from_checkpoint
+from hybridsnn.hp.data import TensorBatches, crop_flip, image_tensors, pixel_tensors
+from hybridsnn.hp.layer import split_parameters
+from hybridsnn.hp.networks import build_network
+from hybridsnn.hp.settings import IMAGE_TASKS, HPSettings, test_subset_of
+from hybridsnn.hp.sweeps import run_sweeps, sweeps_for
+from hybridsnn.hp.training import ClassifierSteps, make_optimizers
+from hybridsnn.results import Run
+from hybridsnn.spiking import BestMetric, evaluate, fit, restore_state
+
+#: Epochs after which the Fashion-MNIST CNN's learning rate is multiplied by 0.1, and the CIFAR-10 CNN's
+#: cosine schedule length (epochs), as in the seed.
+FASHION_LR_MILESTONES, CIFAR_COSINE_EPOCHS = (40, 80), 120
+
+
+def optimizers_of(model: nn.Module, settings: HPSettings) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Optimisers and per-epoch schedulers of the seed (docs/hp.md, «Training»): two Adams (GP weights at
+    ``lr``, α β η at ``local_lr``), except the Fashion-MNIST CNN (one Adam over all parameters) and the
+    CIFAR-10 CNN (SGD with momentum for the GP weights)."""
+    if settings.task != "classification" or settings.dataset == "mnist":
+        return make_optimizers(model, settings.lr, settings.local_lr), {}
+    if settings.dataset == "fashion-mnist":
+        optim = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
+        return {"optim": optim}, {
+            "lr": torch.optim.lr_scheduler.MultiStepLR(optim, list(FASHION_LR_MILESTONES), 0.1)
+        }
+    weights, local = split_parameters(model)
+    sgd = torch.optim.SGD(weights, lr=settings.lr, momentum=0.9, weight_decay=1e-8)
+    optimizers: dict[str, Any] = {"optim_base": sgd}
+    if local:
+        optimizers["optim_local"] = torch.optim.Adam(local, lr=settings.local_lr)
+    return optimizers, {"lr": torch.optim.lr_scheduler.CosineAnnealingLR(sgd, T_max=CIFAR_COSINE_EPOCHS)}
+
+
+def image_batches(settings: HPSettings, root: str | None, train: bool) -> TensorBatches:
+    """Batches of the training (shuffled; CIFAR-10: full batches, cropped and flipped) or test split."""
+    images, labels = image_tensors(
+        settings.dataset,
+        "train" if train else "test",
+        root,
+        settings.train_subset if train else settings.test_subset,
+    )
+    cifar = settings.dataset == "cifar10"
+    return TensorBatches(
+        images,
+        labels,
+        settings.batch_size,
+        shuffle=train,
+        drop_last=cifar and train,
+        augment=crop_flip if cifar and train else None,
+    )
+
+
+def _epoch_samples(loader: TensorBatches) -> int:
+    """Training samples one epoch shows (CIFAR drops the last partial batch)."""
+    return len(loader) * loader.batch_size if loader.drop_last else len(loader.labels)
+
+
+def train(args: argparse.Namespace, run: Run, settings: HPSettings, device: torch.device) -> dict:
+    """Train the task's network for ``epochs`` (from ``--checkpoint`` if given), testing after each epoch,
+    then run the task's corruption sweeps with the final model."""
+    model = build_network(settings).to(device)
+    if args.checkpoint:
+        checkpoint = load_matching_checkpoint(args.checkpoint, args, method=settings.method.name)
+        restore_state(checkpoint, {"model": model})
+    train_loader = image_batches(settings, args.data_root, train=True)
+    test_loader = image_batches(settings, args.data_root, train=False)
+    optimizers, schedulers = optimizers_of(model, settings)
+    flatten = settings.task != "classification"
+    steps = ClassifierSteps(model, optimizers, device, flatten=flatten)
+    result = fit(
+        run,
+        train_step=steps.train_step,
+        train_loader=train_loader,
+        epochs=settings.epochs,
+        seed=args.seed,
+        state={"model": model, **optimizers},
+        schedulers=schedulers,
+        eval_step=steps.eval_step,
+        eval_loaders={"test": test_loader},
+        best=BestMetric("test", "accuracy"),
+        resume=bool(args.resume),
+        progress=not args.no_progress,
+    )
+    final = {
+        "test_accuracy": result.metrics.get("test", {}).get("accuracy"),
+        "train_loss": result.metrics.get("train", {}).get("loss"),
+        "best_test_accuracy": result.best_value,
+        "best_epoch": result.best_epoch,
+        "epochs": result.epochs,
+    }
+    final.update(run_sweeps(run, model, test_loader, sweeps_for(settings.task, args), device, args, flatten))
+    return run.finish(
+        final,
+        samples=_epoch_samples(train_loader) * result.epochs,  # every epoch of the run, resumed or not
+        dataset=settings.dataset,
+        engine="torch",
+        device=str(device),
+        method=settings.method.name,
+    )
+
+
+def test(args: argparse.Namespace, run: Run, checkpoint: Checkpoint, device: torch.device) -> dict:
+    """Test the checkpoint's network (learning frozen), then run the task's corruption sweeps."""
+    stored, model = network_from_checkpoint(checkpoint, device)
+    settings = replace(
+        stored,
+        test_subset=test_subset_of(args),
+        batch_size=args.batch_size or stored.batch_size,
+    )
+    loader = image_batches(settings, args.data_root, train=False)
+    flatten = settings.task != "classification"
+    steps = ClassifierSteps(model, {}, device, flatten=flatten)
+    metrics = evaluate(steps.eval_step, loader, modules=[model], progress=not args.no_progress)
+    run.log_metrics(step=0, split="test", **metrics)
+    final = {"test_accuracy": metrics["accuracy"], "test_loss": metrics["loss"]}
+    final.update(run_sweeps(run, model, loader, sweeps_for(settings.task, args), device, args, flatten))
+    return run.finish(
+        final,
+        samples=len(loader.labels),
+        dataset=settings.dataset,
+        engine="torch",
+        device=str(device),
+        method=settings.method.name,
+        checkpoint=str(args.checkpoint),
+    )
+
+
+def predict_images(args: argparse.Namespace, settings: HPSettings) -> Tensor:
+    """The ``--input`` images as the network's input ``[N, C, H, W]`` (pixels prepared as in training)."""
+    if settings.task not in IMAGE_TASKS:
+        raise UserError(
+            f"predict classifies single images; task {settings.task} needs episodes/tasks, use test"
+        )
+    shape = (3, 32, 32) if settings.dataset == "cifar10" else (1, 28, 28)
+    return pixel_tensors(read_image_file(args.input, shape), settings.dataset)

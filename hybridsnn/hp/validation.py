@@ -1,0 +1,71 @@
+"""Everything ``hybridsnn train|test|predict hp`` can refuse before a run folder is created (or a resumed run
+is reopened): the stored flags of a resumed run, the task's method and dataset, flags the task or method does
+not read, the device, the ``--checkpoint`` (its task and method, that it builds the network) and ``--input``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from hybridsnn.checks.flags import refuse_flags_not_read, refuse_repeats, refuse_training_flags
+from hybridsnn.checks.values import check_stored_flags
+from hybridsnn.errors import UserError
+from hybridsnn.hp.checkpoints import load_matching_checkpoint, multitask_tasks, network_from_checkpoint
+from hybridsnn.hp.flags import TEST_FLAGS_OF, TRAIN_FLAGS_OF, command_parser
+from hybridsnn.hp.image_run import predict_images
+from hybridsnn.hp.methods import METHOD_FLAGS_OF
+from hybridsnn.hp.networks import build_network
+from hybridsnn.hp.settings import IMAGE_TASKS, settings_from
+from hybridsnn.runtime import select_device
+from hybridsnn.spiking import check_resume, restore_state
+
+
+def validate(args: argparse.Namespace, command: str) -> None:
+    """Refuse bad flags, checkpoints and inputs of ``command`` (module docstring); ``plot`` checks its own."""
+    if command == "plot":
+        return
+    select_device(args.device)
+    if command == "train":
+        _validate_train(args)
+        return
+    if getattr(args, "test", False):  # train hp --test
+        refuse_training_flags(args, "hp")
+    refuse_flags_not_read(args, command_parser(command), TEST_FLAGS_OF, args.task, command)
+    _repeats(args)
+    checkpoint = load_matching_checkpoint(args.checkpoint, args)
+    settings, _ = network_from_checkpoint(checkpoint, torch.device("cpu"))
+    if args.task == "multitask":
+        multitask_tasks(checkpoint)
+    if command == "predict":
+        predict_images(args, settings)
+
+
+def _validate_train(args: argparse.Namespace) -> None:
+    parser = command_parser("train")
+    if args.resume:
+        check_stored_flags(vars(args), parser, f"--resume {args.resume!r}: config.json")
+        if args.task not in IMAGE_TASKS:
+            raise UserError(f"--resume works for the epoch-based tasks ({', '.join(IMAGE_TASKS)}), not "
+                            f"{args.task}; start a new run")  # fmt: skip
+    settings = settings_from(args)
+    refuse_flags_not_read(args, parser, TRAIN_FLAGS_OF, args.task, "train")
+    refuse_flags_not_read(args, parser, METHOD_FLAGS_OF, settings.method.name, "train", choice="--method")
+    if args.local_lr is not None and args.task == "classification" and settings.dataset == "fashion-mnist":
+        raise UserError(f"--local-lr {args.local_lr} does not apply to the Fashion-MNIST CNN: it trains "
+                        "every parameter with one Adam at --lr (as the seed); leave it out")  # fmt: skip
+    _repeats(args)
+    if args.checkpoint:
+        if args.task not in IMAGE_TASKS:
+            raise UserError(f"--checkpoint starts training from a checkpoint for --task "
+                            f"{', '.join(IMAGE_TASKS)}; --task {args.task} always starts afresh")  # fmt: skip
+        checkpoint = load_matching_checkpoint(args.checkpoint, args, method=settings.method.name)
+        restore_state(checkpoint, {"model": build_network(settings)})
+    if args.resume:
+        check_resume(args.resume, "hp", {"model": build_network(settings)}, args.seed)
+
+
+def _repeats(args: argparse.Namespace) -> None:
+    refuse_repeats("--noise-levels", getattr(args, "noise_levels", None))
+    refuse_repeats("--occlusion-levels", getattr(args, "occlusion_levels", None))

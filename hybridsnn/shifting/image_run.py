@@ -1,0 +1,94 @@
+"""The MNIST / Fashion-MNIST experiment (the original ``SL_mnist``): 784-800-10 on one fixed seeded order of
+the training images (the same every epoch), tested (argmin decision) after every epoch.
+
+Each epoch saves ``epoch-NNN`` and the resumable ``last`` (also every ``--checkpoint-every`` batches) with
+the best test accuracy so far; a resumed run drops the records of an epoch that was cut off.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from hybridsnn.results import Run
+from hybridsnn.shifting.checkpoints import resume_point, save_layers, start_layers
+from hybridsnn.shifting.data import image_split, shuffled
+from hybridsnn.shifting.networks import build_network, engine_name, run_device
+from hybridsnn.shifting.reporting import progress_bar, save_outputs
+from hybridsnn.shifting.settings import TaskSettings, setting
+from hybridsnn.shifting.training import Progress, evaluate, train_epochs
+
+
+def train_images(args: argparse.Namespace, run: Run, settings: TaskSettings) -> dict:
+    """MNIST / Fashion-MNIST: one fixed shuffled order, test (argmin) after every epoch."""
+    device = run_device(args)
+    train_split = shuffled(
+        image_split(
+            args.task, "train", encoding=args.encoding, limit=setting(args, "train_size"), root=args.data_root
+        ),
+        args.seed,
+    ).to(device)
+    test_split = image_split(
+        args.task, "test", encoding=args.encoding, limit=setting(args, "test_size"), root=args.data_root
+    ).to(device)
+    n_batches = -(-len(train_split) // settings.batch_size)
+    point = resume_point(run, args, settings, n_batches)
+    if point:
+        layers = [layer.to(device) for layer in point[1]]
+        progress = Progress.from_dict(point[0].extra["progress"])
+        best = point[0].extra["best"]
+        run.drop_metrics_after(progress.epoch)  # records of an epoch that was cut off are recomputed
+    else:
+        layers = start_layers(args, settings.sizes, args.seed, device)
+        progress, best = Progress(), {"accuracy": -1.0, "epoch": 0}
+    network = build_network(args, layers, device)
+    bar = progress_bar(
+        settings.epochs * n_batches, progress.epoch * n_batches + progress.batch, f"{args.task} train", args
+    )
+    final: dict[str, Any] = {}
+
+    def on_batch(progress: Progress) -> None:
+        bar.update(1)
+        bar.set_postfix(acc=f"{progress.correct / max(progress.seen, 1):.3f}")
+        if args.checkpoint_every and progress.batch % args.checkpoint_every == 0:
+            save_layers(run, "last", args, network.layers, progress=progress.to_dict(), best=best)
+
+    def on_epoch(progress: Progress, metrics: dict[str, float]) -> None:
+        accuracy, z_hat = evaluate(network, test_split)
+        if accuracy > best["accuracy"]:
+            best.update(accuracy=accuracy, epoch=progress.epoch)
+        lr_w = settings.learning_rate(progress.epoch - 1)
+        run.log_metrics(
+            step=progress.epoch * n_batches, epoch=progress.epoch, split="train", lr_w=lr_w, **metrics
+        )
+        run.log_metrics(
+            step=progress.epoch * n_batches, epoch=progress.epoch, split="test", accuracy=accuracy
+        )
+        save_outputs(run, test_split.labels, z_hat, f"{args.task} test")
+        save_layers(
+            run, f"epoch-{progress.epoch:03d}", args, network.layers, progress=progress.to_dict(), best=best
+        )
+        save_layers(run, "last", args, network.layers, progress=progress.to_dict(), best=best)
+        final.update(test_accuracy=accuracy, train_accuracy=metrics["accuracy"], train_loss=metrics["loss"])
+
+    train_epochs(network, train_split, settings, progress, on_batch=on_batch, on_epoch=on_epoch)
+    bar.close()
+    if not final:  # resumed after the last epoch had finished
+        final["test_accuracy"], _ = evaluate(network, test_split)
+    save_layers(run, "final", args, network.layers, progress=progress.to_dict(), best=best)
+    metrics = {
+        **final,
+        "best_test_accuracy": best["accuracy"],
+        "best_epoch": best["epoch"],
+        "epochs": settings.epochs,
+        "train_samples": len(train_split),
+        "test_samples": len(test_split),
+    }
+    return run.finish(
+        metrics,
+        samples=len(train_split) * settings.epochs,
+        dataset=args.task,
+        engine=engine_name(args),
+        device=str(device),
+        encoding=args.encoding,
+    )

@@ -1,0 +1,104 @@
+"""The figures of a sym-STDP run (``hybridsnn plot sym-stdp RUN``), drawn from its checkpoints and metrics.
+
+Receptive fields (P2E weights, one 28x28 tile per hidden neuron, weights 0..1), the weight-evolution GIF over
+the ``samples-*`` checkpoints, the E2C heat map, the θ histogram (mV), the hidden spikes per training sample,
+the accuracy curves and the last evaluation's SL/USL confusion matrices. Every file read is checked first.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from hybridsnn.checkpoint import load_checkpoint
+from hybridsnn.errors import CheckpointError, UserError
+from hybridsnn.sym_stdp.system import SYSTEM
+from hybridsnn.sym_stdp.weights import load_weights
+
+
+def plot_run(run_dir: Path, out: Path | None = None) -> list[Path]:
+    """Draw the figures of ``run_dir`` into ``out`` (default ``run_dir/plots``); the paths written."""
+    from hybridsnn import plots
+    from hybridsnn.results import read_metrics
+
+    checkpoints = sorted(p for p in (run_dir / "checkpoints").glob("samples-*.safetensors")
+                         if re.fullmatch(r"samples-\d+", p.stem))  # fmt: skip
+    final = run_dir / "checkpoints" / "final.safetensors"
+    if not final.is_file() and not checkpoints:
+        raise UserError(f"{str(run_dir)!r} has no sym-STDP checkpoints to plot")
+    out = out if out is not None else run_dir / "plots"
+    source = final if final.is_file() else checkpoints[-1]
+    last, _ = load_weights(str(source))
+    if "e2c" not in last:
+        raise CheckpointError(f"checkpoint {str(source)!r} has no E2C (output layer) weights to plot")
+    series = [load_weights(str(p))[0]["p2e"] for p in checkpoints]  # each one checked before drawing
+    monitor, seen = _training_monitor(run_dir / "checkpoints" / "last.safetensors")
+    records = [r for r in read_metrics(run_dir) if isinstance(r.get("sl_accuracy"), (int, float))]
+    confusions = _last_confusions(records, run_dir)
+    written = [
+        plots.receptive_field_mosaic(
+            last["p2e"], out / "receptive_fields.png", vmin=0.0, vmax=1.0, title="P2E receptive fields"
+        ),
+        plots.heatmap(
+            last["e2c"],
+            out / "e2c_weights.png",
+            xlabel="output neuron",
+            ylabel="hidden neuron",
+            title="E2C weights",
+        ),
+        plots.histogram(last["theta"], out / "theta.png", xlabel="theta (mV)", title="adaptive threshold"),
+    ]
+    if monitor is not None and seen.any():
+        spikes = monitor[seen.astype(bool)].sum(axis=1)
+        written.append(
+            plots.histogram(
+                spikes,
+                out / "hidden_spike_counts.png",
+                xlabel="hidden spikes per sample",
+                title="response of the hidden layer",
+            )
+        )
+    if checkpoints:
+        labels = [f"after {int(p.stem.split('-')[1])} samples" for p in checkpoints]
+        written.append(
+            plots.weight_evolution_gif(
+                series, out / "weight_evolution.gif", labels=labels, vmin=0.0, vmax=1.0
+            )
+        )
+    if records:
+        if len(records) > 1:
+            written.append(
+                plots.accuracy_curves(
+                    records, out / "accuracy.png", metrics=("sl_accuracy", "usl_accuracy"), split="test"
+                )
+            )
+        for kind, matrix in confusions.items():
+            written.append(plots.plot_confusion(matrix, out / f"confusion_{kind}.png",
+                                                title=f"{kind.upper()} confusion"))  # fmt: skip
+    return written
+
+
+def _training_monitor(state_file: Path) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The hidden spike counts per training sample and their 'seen' flags of the ``last`` checkpoint
+    (None, None without one)."""
+    state = load_checkpoint(state_file, model=SYSTEM.name).tensors if state_file.is_file() else {}
+    monitor, seen = state.get("monitor"), state.get("seen")
+    if monitor is not None and (seen is None or monitor.ndim != 2 or seen.shape != monitor.shape[:1]):
+        raise CheckpointError(f"checkpoint {str(state_file)!r}: the training monitor and its 'seen' flags do "
+                              "not fit each other")  # fmt: skip
+    return monitor, seen
+
+
+def _last_confusions(records: list[dict], run_dir: Path) -> dict[str, np.ndarray]:
+    """The SL and USL confusion matrices (10x10 counts) of the last evaluation in ``records``."""
+    confusions = {}
+    if records:
+        for kind in ("sl", "usl"):
+            matrix = np.array(records[-1].get(f"{kind}_confusion"), dtype=object)
+            if matrix.shape != (10, 10) or not all(isinstance(v, int) for v in matrix.flat):
+                raise UserError(f"the metrics log of {str(run_dir)!r}: the last evaluation's "
+                                f"{kind}_confusion is not a 10x10 matrix of counts")  # fmt: skip
+            confusions[kind] = matrix.astype(np.int64)
+    return confusions
