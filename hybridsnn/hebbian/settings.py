@@ -162,6 +162,13 @@ SEED_DEFAULTS = {
 }
 
 
+def refuse_other_networks(settings: Mapping[str, Any], task: str) -> None:
+    """Refuse ``--network`` other than ``snn`` for a ``task`` that only has the spiking network."""
+    if settings.get("network", "snn") != "snn":
+        raise UserError(f"the {task} task runs the spiking network only (--network snn), got --network "
+                        f"{settings['network']}")  # fmt: skip
+
+
 def add_model_names(settings: dict[str, Any]) -> dict[str, Any]:
     """Fill unset :data:`SEED_DEFAULTS`, then copy the seed's flag names onto the model's field names
     (steps, threshold, refractory, dampening)."""

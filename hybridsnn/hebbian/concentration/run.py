@@ -39,6 +39,7 @@ from hybridsnn.hebbian.settings import (
     checkpoint_settings,
     layered_settings,
     load_task_checkpoint,
+    refuse_other_networks,
 )
 from hybridsnn.results import Run, read_json_file
 from hybridsnn.runtime import configure_threads, seed_everything
@@ -115,10 +116,7 @@ QUICK = {
 def resolve_settings(args: argparse.Namespace) -> ConcentrationSettings:
     """Flags, then ``--quick`` values for unset flags, then the seed's reinforcement-learning defaults."""
     values = layered_settings(args, QUICK if args.quick else {}, DEFAULTS)
-    if values.get("network", "snn") != "snn":
-        raise UserError(
-            f"the concentration task runs the spiking network only, got --network {values['network']}"
-        )
+    refuse_other_networks(values, "concentration")
     if values.get("batch_size") is not None:
         raise UserError(
             "--batch-size does not apply to the concentration task; use --num-envs (games in parallel)"

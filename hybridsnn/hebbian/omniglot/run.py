@@ -54,6 +54,7 @@ from hybridsnn.hebbian.settings import (
     checkpoint_settings,
     layered_settings,
     load_task_checkpoint,
+    refuse_other_networks,
 )
 from hybridsnn.hebbian.training import AssociationSteps, steps_from_settings
 from hybridsnn.results import Run
@@ -121,10 +122,7 @@ QUICK = {
 def resolve_settings(args: argparse.Namespace) -> OmniglotSettings:
     """Flags, then ``--quick`` values for unset flags, then the seed's Omniglot defaults."""
     settings = layered_settings(args, QUICK if args.quick else {}, DEFAULTS)
-    if settings.get("network", "snn") != "snn":
-        raise UserError(
-            f"the omniglot task runs the spiking network only (--network snn), got {settings['network']}"
-        )
+    refuse_other_networks(settings, "omniglot")
     if settings.get("embedding_size") not in (None, CHANNELS):
         raise UserError(
             f"--embedding-size of the omniglot task is the encoder's {CHANNELS} features, "
