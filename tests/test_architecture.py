@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -156,3 +157,13 @@ def test_every_document_the_code_cites_exists_with_its_section() -> None:
             elif section and not re.search(rf"^#+ {re.escape(section)}\s*$", target.read_text(), flags=re.M):
                 missing.append(f"{path.relative_to(REPO_ROOT)}: {doc} has no heading «{section}»")
     assert not missing, "\n".join(missing)
+
+
+def test_the_registry_reads_the_declarations_without_importing_torch_or_numba() -> None:
+    """``hybridsnn list`` and ``--help`` stay fast: the system.py files and package __init__s import nothing
+    heavy."""
+    code = ("import sys, hybridsnn.registry as r; assert len(r.MODELS) == 5; "
+            "print(sorted(m for m in ('torch', 'numba', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=REPO_ROOT)
+    assert out.stdout.strip() == "[]"
