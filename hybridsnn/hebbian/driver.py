@@ -20,7 +20,6 @@ continuing an interrupted training is ``hybridsnn train hebbian --resume RUN_DIR
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from hybridsnn.hebbian.flags import TEST_FLAGS_OF, TRAIN_FLAGS_OF
 from hybridsnn.hebbian.flags import add_arguments as add_arguments  # the CLI reads it here
 from hybridsnn.hebbian.omniglot import run as omniglot_run
 from hybridsnn.hebbian.settings import memory_errors_refused, train_parser
-from hybridsnn.results import CONFIG_FILE, Run, read_metrics
+from hybridsnn.results import Run, read_config, read_metrics
 from hybridsnn.runtime import select_device
 from hybridsnn.spiking.distributed import launched_by_torchrun
 
@@ -105,17 +104,14 @@ def predict(args: argparse.Namespace, run: Run) -> dict:
 
 
 def plot(args: argparse.Namespace) -> list[Path]:
-    """The figures of the run's task (an associations run, or one without a config, by the associations
-    task); with ``compare``: several associations runs drawn together."""
+    """The figures of the run's task (the CLI checked that it is a hebbian run directory; a task without
+    figures of its own is drawn as an associations run); with ``compare``: several associations runs
+    drawn together."""
     run_dir = Path(args.run_dir)
-    if not run_dir.is_dir():
-        raise UserError(f"run directory {str(run_dir)!r} does not exist")
     out = Path(args.output) if args.output else run_dir / "plots"
     if args.compare:
         return associations_run.plot_comparison([run_dir, *map(Path, args.compare)], out)
-    config = run_dir / CONFIG_FILE
-    task = json.loads(config.read_text(encoding="utf-8")).get("task") if config.is_file() else None
-    runner = TASK_RUNNERS.get(task)
+    runner = TASK_RUNNERS.get(read_config(run_dir).get("task"))
     if runner is None or not hasattr(runner, "plot"):
         runner = associations_run
     return runner.plot(run_dir, out, read_metrics(run_dir))
