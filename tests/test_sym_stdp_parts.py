@@ -7,6 +7,7 @@ import pytest
 
 from hybridsnn.errors import CheckpointError, UserError
 from hybridsnn.metrics import accuracy
+from hybridsnn.sym_stdp import monitor as train_monitor
 from hybridsnn.sym_stdp.config import make_config
 from hybridsnn.sym_stdp.readout import assign_labels, sl_predict, usl_predict
 from hybridsnn.sym_stdp.textformat import export_text_checkpoint, import_text_checkpoint
@@ -83,3 +84,29 @@ def test_original_text_checkpoint_round_trip(tmp_path):
     (tmp_path / "theta").write_text("1.0 abc")
     with pytest.raises(CheckpointError, match="non-number"):
         import_text_checkpoint(tmp_path, n_hidden=4)
+
+
+def test_label_assignment_ignores_samples_labelled_minus_one():
+    counts = np.array([[4, 0], [0, 2], [9, 9]])  # the last sample is unseen
+    assert assign_labels(counts, np.array([0, 1, -1]), 2).tolist() == [0, 1]
+    assert assign_labels(counts, np.array([0, 1, 1]), 2).tolist() == [1, 1]  # (0 + 9) / 2 > 4
+
+
+def test_train_monitor_packs_sparse_and_unpacks_exactly():
+    monitor = np.zeros((4, 5), np.uint16)
+    monitor[0, 3], monitor[2, 0], monitor[2, 4] = 7, 1, 700
+    seen = np.array([True, False, True, True])
+    packed = train_monitor.pack(monitor, seen)
+    assert packed["monitor.row_start"].tolist() == [0, 1, 1, 3, 3]
+    assert packed["monitor.neuron"].tolist() == [3, 0, 4]
+    assert packed["monitor.count"].tolist() == [7, 1, 700]
+    back, back_seen = train_monitor.unpack(packed, 4, 5, "c")
+    assert back.dtype == np.uint16
+    np.testing.assert_array_equal(back, monitor)
+    np.testing.assert_array_equal(back_seen, seen)
+    with pytest.raises(CheckpointError, match=r"names neurons outside 0\.\.3"):
+        train_monitor.unpack(packed, 4, 4, "c")
+    with pytest.raises(CheckpointError, match="rows do not fit 3 samples"):
+        train_monitor.unpack({**packed, "seen": seen[:3]}, 3, 5, "c")
+    with pytest.raises(CheckpointError, match="rows do not fit 4 samples"):
+        train_monitor.unpack({**packed, "monitor.row_start": np.array([0, 2, 1, 3, 3])}, 4, 5, "c")

@@ -22,6 +22,7 @@ from hybridsnn.checkpoint import Checkpoint, check_shapes
 from hybridsnn.checks import values
 from hybridsnn.errors import CheckpointError
 from hybridsnn.results import Run
+from hybridsnn.sym_stdp import monitor as train_monitor
 from hybridsnn.sym_stdp.config import SymStdpConfig
 from hybridsnn.sym_stdp.evaluation import Evaluation, evaluate, log_evaluation, progress_bar
 from hybridsnn.sym_stdp.network import EngineChoice, InferenceNetwork, TrainingNetwork, initial_weights
@@ -39,7 +40,7 @@ class TrainState:
     p2e: np.ndarray
     e2c: np.ndarray
     theta: np.ndarray
-    monitor: np.ndarray  # (n_train, n_hidden) hidden spike counts of the last accepted presentation
+    monitor: np.ndarray  # (n_train, n_hidden) uint16 hidden spike counts of the last accepted presentation
     seen: np.ndarray  # (n_train,) bool: the monitor row holds a response
     assignments: np.ndarray  # (n_hidden,) class of each hidden neuron, -1 = none yet
     samples_seen: int = 0
@@ -54,20 +55,24 @@ class TrainState:
             "e2c": self.e2c,
             "theta": self.theta,
             "assignments": self.assignments,
-            "monitor": self.monitor.astype(np.uint16),
-            "seen": self.seen.astype(np.uint8),
+            **train_monitor.pack(self.monitor, self.seen),
             **{f"engine.{k}": v for k, v in self.engine_state.items()},
         }
 
     @classmethod
-    def from_tensors(cls, tensors: dict[str, np.ndarray], samples_seen: int, attempts: int) -> TrainState:
-        """Rebuild the state saved by :meth:`tensors`."""
+    def from_tensors(
+        cls,
+        tensors: dict[str, np.ndarray],
+        monitor: tuple[np.ndarray, np.ndarray],
+        samples_seen: int,
+        attempts: int,
+    ) -> TrainState:
+        """Rebuild the state saved by :meth:`tensors` (``monitor``: its unpacked counts and 'seen' flags)."""
         return cls(
             tensors["p2e"],
             tensors["e2c"],
             tensors["theta"],
-            tensors["monitor"].astype(np.int64),
-            tensors["seen"].astype(bool),
+            *monitor,
             tensors["assignments"].astype(np.int64),
             samples_seen,
             attempts,
@@ -125,8 +130,7 @@ def fresh_state(config: SymStdpConfig, seed: int, n_train: int, start: Weights |
         start.get("p2e", p2e),
         start.get("e2c", e2c),
         start.get("theta", theta),
-        np.zeros((n_train, config.n_hidden), np.int64),
-        np.zeros(n_train, bool),
+        *train_monitor.empty_monitor(n_train, config.n_hidden),
         np.full(config.n_hidden, -1, np.int64),
     )
 
@@ -146,19 +150,15 @@ def _checked_state(
     """The training state held by ``ckpt``: the shapes, types and counters of this configuration's run."""
     n = config.n_hidden
     check_shapes(ckpt.tensors, {"p2e": (config.n_input, n), "e2c": (n, config.n_classes), "theta": (n,),
-                                "assignments": (n,), "monitor": (n_train, n), "seen": (n_train,)},
-                 source=source)  # fmt: skip
+                                "assignments": (n,)}, source=source)  # fmt: skip
     check_weights(ckpt.tensors, f"checkpoint {source!r}", config.n_input, config.n_classes)
-    for name in ("monitor", "seen"):
-        if ckpt.tensors[name].dtype.kind not in "biu":
-            raise CheckpointError(f"checkpoint {source!r}: {name} holds {ckpt.tensors[name].dtype} values; "
-                                  "expected counts")  # fmt: skip
+    monitor = train_monitor.unpack(ckpt.tensors, n_train, n, source)
     seen, attempts = ckpt.extra.get("samples_seen"), ckpt.extra.get("attempts")
     for name, value, low, high in (("samples_seen", seen, 0, total), ("attempts", attempts, seen, None)):
         if isinstance(value, bool) or not isinstance(value, int) or not values.in_range(value, low, high):
             allowed = f"a whole number {low}..{high}" if high is not None else f"a whole number >= {low}"
             raise CheckpointError(f"checkpoint {source!r}: {name} is {value!r}; this run needs {allowed}")
-    return TrainState.from_tensors(ckpt.tensors, seen, attempts)
+    return TrainState.from_tensors(ckpt.tensors, monitor, seen, attempts)
 
 
 def save_state(run: Run, state: TrainState, config: SymStdpConfig, name: str) -> None:
@@ -230,10 +230,9 @@ def _evaluate_training(
 ) -> Evaluation:
     """Assign hidden neurons from the training monitor, test the current weights, log the metrics."""
     test_x, test_y = test_set
-    seen = state.seen
-    state.assignments = assign_labels(
-        state.monitor[seen], train_y[seen], inference.config.n_classes, state.assignments
-    )
+    # unseen rows get no class, so they count in no class mean (no copy of the monitor is made)
+    labels = np.where(state.seen, train_y, -1)
+    state.assignments = assign_labels(state.monitor, labels, inference.config.n_classes, state.assignments)
     with progress_bar(len(test_x), "evaluate", progress) as pbar:
         result = evaluate(
             inference, state.p2e, state.e2c, state.theta, state.assignments, test_x, test_y, pbar.update

@@ -14,6 +14,7 @@ import numpy as np
 
 from hybridsnn.checkpoint import load_checkpoint
 from hybridsnn.errors import CheckpointError, UserError
+from hybridsnn.sym_stdp import monitor as train_monitor
 from hybridsnn.sym_stdp.system import SYSTEM
 from hybridsnn.sym_stdp.weights import load_weights
 
@@ -34,7 +35,7 @@ def plot_run(run_dir: Path, out: Path | None = None) -> list[Path]:
     if "e2c" not in last:
         raise CheckpointError(f"checkpoint {str(source)!r} has no E2C (output layer) weights to plot")
     series = [load_weights(str(p))[0]["p2e"] for p in checkpoints]  # each one checked before drawing
-    monitor, seen = _training_monitor(run_dir / "checkpoints" / "last.safetensors")
+    monitor, seen = _training_monitor(run_dir / "checkpoints" / "last.safetensors", last["p2e"].shape[1])
     records = [r for r in read_metrics(run_dir) if isinstance(r.get("sl_accuracy"), (int, float))]
     confusions = _last_confusions(records, run_dir)
     written = [
@@ -51,7 +52,7 @@ def plot_run(run_dir: Path, out: Path | None = None) -> list[Path]:
         plots.histogram(last["theta"], out / "theta.png", xlabel="theta (mV)", title="adaptive threshold"),
     ]
     if monitor is not None and seen.any():
-        spikes = monitor[seen.astype(bool)].sum(axis=1)
+        spikes = monitor[seen].sum(axis=1, dtype=np.int64)
         written.append(
             plots.histogram(
                 spikes,
@@ -80,15 +81,13 @@ def plot_run(run_dir: Path, out: Path | None = None) -> list[Path]:
     return written
 
 
-def _training_monitor(state_file: Path) -> tuple[np.ndarray | None, np.ndarray | None]:
+def _training_monitor(state_file: Path, n_hidden: int) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The hidden spike counts per training sample and their 'seen' flags of the ``last`` checkpoint
     (None, None without one)."""
     state = load_checkpoint(state_file, model=SYSTEM.name).tensors if state_file.is_file() else {}
-    monitor, seen = state.get("monitor"), state.get("seen")
-    if monitor is not None and (seen is None or monitor.ndim != 2 or seen.shape != monitor.shape[:1]):
-        raise CheckpointError(f"checkpoint {str(state_file)!r}: the training monitor and its 'seen' flags do "
-                              "not fit each other")  # fmt: skip
-    return monitor, seen
+    if "seen" not in state:
+        return None, None
+    return train_monitor.unpack(state, len(state["seen"]), n_hidden, str(state_file))
 
 
 def _last_confusions(records: list[dict], run_dir: Path) -> dict[str, np.ndarray]:

@@ -30,16 +30,17 @@ def assign_labels(
 ) -> np.ndarray:
     """Assign each hidden neuron the class with the highest mean response (spikes per sample).
 
-    ``hidden_counts`` has shape (samples, neurons); returns int64 assignments in [-1, n_classes).
+    ``hidden_counts`` has shape (samples, neurons); a sample labelled outside 0..n_classes-1 (e.g. -1) counts
+    in no class. Returns int64 assignments in [-1, n_classes).
     """
-    counts = np.asarray(hidden_counts, dtype=np.float64)
+    counts = np.asarray(hidden_counts)
     labels = np.asarray(labels)
     n_neurons = counts.shape[1]
     rates = np.zeros((n_classes, n_neurons))
     for c in range(n_classes):
         members = labels == c
-        if members.any():
-            rates[c] = counts[members].sum(axis=0) / members.sum()
+        if members.any():  # whole counts: the float64 sum is exact in any order
+            rates[c] = counts[members].sum(axis=0, dtype=np.float64) / members.sum()
     assignments = np.full(n_neurons, -1, np.int64) if previous is None else np.array(previous, np.int64)
     responsive = rates.max(axis=0) > 0
     assignments[responsive] = np.argmax(rates[:, responsive], axis=0)
