@@ -1,4 +1,4 @@
-"""The ``hybridsnn`` command line: train, test, predict, plot, report, data, list.
+"""The ``hybridsnn`` command line: train, test, predict, plot, report, data, pretrained, list.
 
 Every train/test/predict run writes one run directory under ``--output`` (see :mod:`hybridsnn.results`).
 Bad input ends with one line ``hybridsnn: error: ...`` and exit status 2, and leaves nothing behind: the run
@@ -85,6 +85,7 @@ def add_run_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         metavar="PATH",
         help="checkpoint to start from (train) or to evaluate (test, predict)",
     )
+    add_pretrained_argument(parser, "instead of --checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     if command == "train":
         parser.add_argument(
@@ -102,6 +103,17 @@ def add_run_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         )
 
 
+def add_pretrained_argument(parser: argparse.ArgumentParser, role: str) -> None:
+    """``--pretrained NAME``: a model shipped with hybridsnn (``hybridsnn pretrained list``)."""
+    parser.add_argument(
+        "--pretrained",
+        default=None,
+        metavar="NAME",
+        help=f"a model shipped with hybridsnn, {role} (see 'hybridsnn pretrained list'); every checkpoint "
+        "flag (--checkpoint, --fixed-hidden, --encoders) also takes pretrained:NAME",
+    )
+
+
 def build_model_parser(prog: str, command: str, model: str) -> argparse.ArgumentParser:
     """The parser of ``hybridsnn <command> <model>``: shared flags plus the driver's own."""
     info = get_model(model)
@@ -115,10 +127,14 @@ def build_model_parser(prog: str, command: str, model: str) -> argparse.Argument
             help=f"experiment to run (default: {info.tasks[0]})",
         )
     else:
-        parser.add_argument("run_dir", metavar="RUN_DIR", help="run directory to plot")
+        parser.add_argument("run_dir", metavar="RUN_DIR", nargs="?", help="run directory to plot")
         parser.add_argument(
-            "--output", default=None, metavar="DIR", help="folder for the figures (default: RUN_DIR/plots)"
+            "--output",
+            default=None,
+            metavar="DIR",
+            help="folder for the figures (default: RUN_DIR/plots; with --pretrained: output/NAME-plots)",
         )
+        add_pretrained_argument(parser, "in place of RUN_DIR")
     load_driver(model).add_arguments(parser, command)
     return parser
 
@@ -149,6 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     from hybridsnn.data.commands import add_arguments as add_data_arguments
 
     add_data_arguments(p)
+    p = sub.add_parser("pretrained", help="the models shipped with hybridsnn (list, show NAME)")
+    from hybridsnn.pretrained.commands import add_arguments as add_pretrained_arguments
+
+    add_pretrained_arguments(p)
     sub.add_parser("list", help="show the registered models and their tasks")
     return parser
 
@@ -180,10 +200,13 @@ def _run_model_command(command: str, model: str, argv: Sequence[str]) -> int:
     args = parser.parse_args(list(argv))
     driver = load_driver(model)
     if command == "plot":
+        _plot_target(args, model)
         _check_plot_target(args, model)
         for path in driver.plot(args):
             print(path)
         return 0
+    if not getattr(args, "resume", None):  # a resumed run's config.json holds the resolved paths
+        resolve_pretrained(args, model)
     if command == "train" and args.test:
         if args.resume:
             raise UserError("--test evaluates --checkpoint and writes a new run; it cannot be combined with "
@@ -281,6 +304,41 @@ def _take_stored_config(
             setattr(args, dest, value)
 
 
+#: The flags that name a checkpoint file, by argparse destination (each one takes pretrained:NAME).
+CHECKPOINT_FLAGS = {"checkpoint": "--checkpoint", "fixed_hidden": "--fixed-hidden", "encoders": "--encoders"}
+
+
+def resolve_pretrained(args: argparse.Namespace, model: str) -> None:
+    """Replace ``--pretrained NAME`` and each ``pretrained:NAME`` value by the shipped model's file."""
+    from hybridsnn.pretrained.catalog import VALUE_PREFIX, resolve
+
+    for dest, flag in CHECKPOINT_FLAGS.items():
+        value = getattr(args, dest, None)
+        if isinstance(value, str) and value.startswith(VALUE_PREFIX):
+            setattr(args, dest, str(resolve(value[len(VALUE_PREFIX) :], model, flag).checkpoint))
+    if args.pretrained is None:
+        return
+    entry = resolve(args.pretrained, model)
+    if getattr(args, entry.flag, None) is not None:
+        raise UserError(f"--pretrained {args.pretrained!r} and {CHECKPOINT_FLAGS[entry.flag]} "
+                        f"{getattr(args, entry.flag)!r} both name the model to use; give one")  # fmt: skip
+    if not hasattr(args, entry.flag):
+        raise UserError(f"--pretrained {args.pretrained!r} fills {CHECKPOINT_FLAGS[entry.flag]}, which this "
+                        "command does not take")  # fmt: skip
+    setattr(args, entry.flag, str(entry.checkpoint))
+
+
+def _plot_target(args: argparse.Namespace, model: str) -> None:
+    """RUN_DIR, or the folder of the shipped model ``--pretrained`` names (one of the two)."""
+    from hybridsnn.pretrained.catalog import resolve
+
+    if (args.run_dir is None) == (args.pretrained is None):
+        raise UserError("plot needs a RUN_DIR or --pretrained NAME (one of the two)")
+    if args.pretrained is not None:
+        args.run_dir = str(resolve(args.pretrained, model).folder)
+        args.output = args.output or str(Path("output") / f"{args.pretrained}-plots")
+
+
 def _check_plot_target(args: argparse.Namespace, model: str) -> None:
     """The run(s) to plot are runs of ``model``, and the figures' folder is writable."""
     from hybridsnn.results import read_config
@@ -357,6 +415,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_list()
         if args.command == "report":
             return _cmd_report(args)
+        if args.command == "pretrained":
+            from hybridsnn.pretrained.commands import run as run_pretrained
+
+            return run_pretrained(args)
         if args.command == "data":
             from hybridsnn.data.commands import run as run_data
 
