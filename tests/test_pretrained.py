@@ -182,10 +182,44 @@ def test_the_shipped_zoo_is_within_budget_and_every_file_is_in_the_manifest():
 def test_shipped_model_reproduces_its_card_on_the_fixed_subset(name, data_root, tmp_path, monkeypatch):
     monkeypatch.setenv(catalog.ZOO_ENV, str(SHIPPED))
     monkeypatch.setenv("HYBRIDSNN_DATA", str(data_root))
-    card = json.loads((SHIPPED / catalog.MODELS_DIR / name / catalog.CARD_FILE).read_text())
+    card = _card(name)
     flag = "--" + card.get("flag", "checkpoint").replace("_", "-")
     argv = ["test", card["model"], flag, f"pretrained:{name}", *card["subset"]["args"], "--output",
             str(tmp_path), "--run-name", "subset", "--no-progress"]  # fmt: skip
     assert cli.main(argv) == 0
     value = read_json_file(tmp_path / "subset" / "results.json", "results")["metrics"][card["metric"]]
     assert abs(value - card["subset"]["accuracy"]) <= SUBSET_TOLERANCE, (value, card["subset"])
+
+
+def _card(name: str) -> dict:
+    return json.loads((SHIPPED / catalog.MODELS_DIR / name / catalog.CARD_FILE).read_text())
+
+
+#: Shipped MNIST classifiers of the systems whose ``predict`` takes images.
+IMAGE_CLASSIFIERS = [n for n in SHIPPED_MODELS
+                     if _card(n)["model"] in ("sym-stdp", "dsl", "hp")
+                     and _card(n)["dataset"].upper() == "MNIST"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", IMAGE_CLASSIFIERS)
+def test_shipped_classifier_predicts_digits_from_png_and_npy(name, data_root, tmp_path, monkeypatch):
+    """``predict MODEL --pretrained NAME --input digit.png`` in a fresh checkout: no training, no dataset
+    needed for the prediction itself (the digits here are MNIST test images, written as files first)."""
+    from PIL import Image
+
+    from hybridsnn.data import load_dataset
+
+    monkeypatch.setenv(catalog.ZOO_ENV, str(SHIPPED))
+    card = _card(name)
+    digits = load_dataset("mnist", "test", root=data_root, limit=20)
+    Image.fromarray(digits.x[0]).save(tmp_path / "digit.png")
+    np.save(tmp_path / "digits.npy", digits.x)
+    for run, source in (("png", "digit.png"), ("npy", "digits.npy")):
+        argv = ["predict", card["model"], "--pretrained", name, "--input", str(tmp_path / source),
+                "--output", str(tmp_path / "out"), "--run-name", run, "--no-progress"]  # fmt: skip
+        assert cli.main(argv) == 0
+    png = read_json_file(tmp_path / "out" / "png" / "predictions.json", "predictions")["predictions"]
+    npy = read_json_file(tmp_path / "out" / "npy" / "predictions.json", "predictions")["predictions"]
+    assert len(png) == 1 and len(npy) == 20 and png[0] == npy[0]
+    # every shipped classifier reaches >= 90 % on the test set; 20 fixed digits at >= 70 % leave room
+    assert np.mean(np.array(npy) == digits.y) >= 0.7, (npy, digits.y.tolist())

@@ -99,3 +99,24 @@ def export_text_checkpoint(
         write_matrix(folder / "gE2C", e2c),
         write_matrix(folder / "theta", np.asarray(theta).reshape(1, -1)),
     ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m hybridsnn.sym_stdp.textformat CHECKPOINT FOLDER``: export a project checkpoint's weights as
+    the original text files (how the pretrained zoo's ``original/`` folders are made, docs/pretrained.md)."""
+    import argparse
+
+    from hybridsnn.sym_stdp.weights import load_weights
+
+    parser = argparse.ArgumentParser(prog="python -m hybridsnn.sym_stdp.textformat", description=main.__doc__)
+    parser.add_argument("checkpoint", help="a sym-STDP project checkpoint (.safetensors)")
+    parser.add_argument("folder", help="folder that receives gP2E, gE2C and theta")
+    args = parser.parse_args(argv)
+    weights, _ = load_weights(args.checkpoint)
+    for path in export_text_checkpoint(args.folder, weights["p2e"], weights["e2c"], weights["theta"]):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
