@@ -58,13 +58,12 @@ def _without_machine_paths(value: Any) -> Any:
 
 
 def _copy_checkpoint(source: Path, target: Path, keep: tuple[str, ...]) -> None:
-    """Copy a checkpoint, with only the tensors whose names start with one of ``keep`` (all when empty)."""
-    if not keep:
-        shutil.copy2(source, target)
-        return
+    """Copy a checkpoint, with only the tensors whose names start with one of ``keep`` (all when empty) and
+    without the trainer's paths in its metadata."""
     ckpt = load_checkpoint(source)
-    tensors = {k: v for k, v in ckpt.tensors.items() if k.startswith(keep)}
-    save_checkpoint(target, tensors, model=ckpt.model, config=ckpt.config, extra=ckpt.extra)
+    tensors = {k: v for k, v in ckpt.tensors.items() if not keep or k.startswith(keep)}
+    save_checkpoint(target, tensors, model=ckpt.model, config=_without_machine_paths(ckpt.config),
+                    extra=_without_machine_paths(ckpt.extra))  # fmt: skip
 
 
 def subset_metric(model: str, checkpoint: Path, flag: str, args: list[str], metric: str) -> float:
