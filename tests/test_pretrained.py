@@ -77,7 +77,7 @@ def test_card_and_manifest_describe_the_copied_run(in_zoo):
 def test_list_and_show(in_zoo, capsys):
     assert cli.main(["pretrained", "list"]) == 0
     out = capsys.readouterr().out
-    assert "dsl-tiny" in out and "use: hybridsnn test dsl --pretrained dsl-tiny" in out
+    assert "dsl-tiny" in out and "use: hybridsnn test dsl --task classification --pretrained dsl-tiny" in out
     assert cli.main(["pretrained", "list", "--model", "hp"]) == 0
     assert "dsl-tiny" not in capsys.readouterr().out
     assert cli.main(["pretrained", "show", "dsl-tiny"]) == 0

@@ -42,5 +42,6 @@ def run(args: argparse.Namespace) -> int:
         card = entry.card
         metric = f"{card['metric']} {100 * card['test_accuracy']:.2f} %"
         print(f"  {entry.name:28s} {entry.model:9s} {card['task']:15s} {card['dataset']:14s} {metric}")
-        print(f"  {'':28s} use: hybridsnn test {entry.model} --pretrained {entry.name}")
+        usage = f"hybridsnn test {entry.model} --task {card['task']} --pretrained {entry.name}"
+        print(f"  {'':28s} use: {usage}")
     return 0
