@@ -83,7 +83,8 @@ def read_manifest(root: Path | None = None) -> dict[str, dict[str, str]]:
     return models
 
 
-def _verified(name: str, files: dict[str, str], root: Path) -> Pretrained:
+def verified(name: str, files: dict[str, str], root: Path) -> Pretrained:
+    """The model ``name`` of the zoo at ``root`` once its ``files`` ({path: sha256}) are checked."""
     folder = root / MODELS_DIR / name
     for relative, digest in sorted(files.items()):
         path = folder / relative
@@ -105,7 +106,7 @@ def _verified(name: str, files: dict[str, str], root: Path) -> Pretrained:
 def available(model: str | None = None, root: Path | None = None) -> list[Pretrained]:
     """Every shipped model (of ``model`` only, when given), each checked against the manifest."""
     root = root or zoo_root()
-    entries = [_verified(name, files, root) for name, files in sorted(read_manifest(root).items())]
+    entries = [verified(name, files, root) for name, files in sorted(read_manifest(root).items())]
     return [e for e in entries if model is None or e.model == model]
 
 
@@ -117,7 +118,7 @@ def resolve(name: str, model: str, what: str = "--pretrained") -> Pretrained:
         allowed = ", ".join(sorted(manifest)) if manifest else "none are installed"
         raise UserError(f"{what} {name!r} is not a shipped model (available: {allowed}; "
                         "see hybridsnn pretrained list)")  # fmt: skip
-    entry = _verified(name, manifest[name], root)
+    entry = verified(name, manifest[name], root)
     if entry.model != model:
         raise UserError(f"{what} {name!r} is a {entry.model} model, not {model}; use it with "
                         f"hybridsnn <command> {entry.model} {what} {name}")  # fmt: skip
