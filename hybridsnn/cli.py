@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import json
 import os
 import shutil
@@ -39,7 +40,7 @@ COMMAND_HELP = {
     "train": "train a model (add --test to evaluate a checkpoint instead)",
     "test": "evaluate a checkpoint on a test set with learning frozen",
     "predict": "classify given inputs with a checkpoint",
-    "plot": "draw the figures of a run directory",
+    "plot": "draw the figures of a run directory (plot compare RUN ...: runs on one figure)",
 }
 RESUME_MAY_CHANGE = frozenset({"resume", "output", "run_name", "data_root", "no_progress", "threads"})
 
@@ -151,7 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "model", metavar="MODEL", help="one of: " + ", ".join(sorted(MODELS)) if MODELS else "model"
         )
-    p = sub.add_parser("report", help="one table over many run directories")
+    p = sub.add_parser(
+        "report",
+        help="one table per model and task over run directories, seed repeats as mean ± std",
+        description="One markdown table per (model, task) over the run directories below DIR: the system's "
+        "key metrics and the status of each row; runs that differ only in --seed (and output paths) are "
+        "one row, mean ± sample std (n=K).",
+    )
     p.add_argument(
         "paths",
         nargs="*",
@@ -159,8 +166,31 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="run directories or folders holding them (default: output/)",
     )
-    p.add_argument("--format", choices=("markdown", "csv"), default="markdown", help="table format")
-    p.add_argument("--csv", default=None, metavar="FILE", help="also write the table as CSV to FILE")
+    p.add_argument(
+        "--format",
+        choices=("markdown", "csv"),
+        default="markdown",
+        help="what to print: markdown tables (values rounded, accuracies in %%) or the CSV of --csv",
+    )
+    p.add_argument(
+        "--csv",
+        default=None,
+        metavar="FILE",
+        help="also write every table as one CSV to FILE, at full precision, with model and task columns",
+    )
+    p.add_argument(
+        "--per-run",
+        action="store_true",
+        help="one row per run instead of one row per experiment (runs that differ only in --seed)",
+    )
+    p.add_argument(
+        "--group-by",
+        action="append",
+        default=[],
+        metavar="FLAG",
+        help="aggregate the runs with equal values of these config flags (repeat it or give a comma list), "
+        "shown as columns, instead of grouping by every flag but the seed",
+    )
     p = sub.add_parser("data", help="list, check or download datasets")
     from hybridsnn.data.commands import add_arguments as add_data_arguments
 
@@ -183,15 +213,59 @@ def _cmd_list() -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from hybridsnn.atomic import write_text
     from hybridsnn.checks.paths import check_writable_file
-    from hybridsnn.results import find_runs, format_csv, format_markdown, report_rows
+    from hybridsnn.results import find_runs, report_tables, tables_csv, tables_markdown
 
     if args.csv:
         check_writable_file(args.csv, f"--csv {args.csv!r}")
-    columns, rows = report_rows(find_runs(args.paths))
-    text = format_csv(columns, rows) if args.format == "csv" else format_markdown(columns, rows)
-    print(text, end="")
+    tables = report_tables(find_runs(args.paths), group_by=args.group_by, per_run=args.per_run)
+    csv_text = tables_csv(tables, args.per_run)
+    print(csv_text if args.format == "csv" else tables_markdown(tables), end="")
     if args.csv:
-        write_text(args.csv, format_csv(columns, rows))
+        write_text(args.csv, csv_text)
+    return 0
+
+
+#: ``hybridsnn plot compare RUN ...``: the learning curves of several runs of one system on one figure.
+COMPARE = "compare"
+
+
+def build_compare_parser() -> argparse.ArgumentParser:
+    """The parser of ``hybridsnn plot compare``."""
+    parser = _Parser(
+        prog=f"hybridsnn plot {COMPARE}",
+        description="draw the learning curves (metrics.jsonl) of runs of one system and task on one figure, "
+        "one line per run",
+    )
+    parser.add_argument("runs", nargs="+", metavar="RUN", help="run directories of one model and task")
+    parser.add_argument(
+        "--metric",
+        default=None,
+        metavar="NAME",
+        help="the metrics.jsonl metric to draw (default: the system's main curve, e.g. sym-STDP's SL test "
+        "accuracy); accuracies are drawn in %%",
+    )
+    parser.add_argument(
+        "--output",
+        default=None,
+        metavar="PATH",
+        help="the figure to write, .png (default: FIRST_RUN/plots/compare.png, with --metric "
+        "FIRST_RUN/plots/compare_METRIC.png)",
+    )
+    return parser
+
+
+def _cmd_plot_compare(argv: Sequence[str]) -> int:
+    from hybridsnn.checks.paths import check_writable_file
+    from hybridsnn.plots import compare_runs
+    from hybridsnn.results import read_config
+
+    args = build_compare_parser().parse_args(list(argv))
+    for run_dir in args.runs:
+        read_config(run_dir)  # a folder that is not a run: one line, before any path is checked
+    name = f"compare_{args.metric}.png" if args.metric else "compare.png"
+    output = args.output or str(Path(args.runs[0]) / "plots" / name)
+    check_writable_file(output, f"--output {output!r}")
+    print(compare_runs(args.runs, output, metric=args.metric))
     return 0
 
 
@@ -276,7 +350,8 @@ def _resumable_config(path: str, model: str) -> dict[str, Any] | None:
     if config.get("command") != "train":
         raise UserError(f"--resume {path!r} is a {config.get('command')!r} run; only training runs resume")
     status = run_status(path)
-    if status == "running":
+    # under torchrun, rank 0 (which checked the status) may already have marked the run running
+    if status == "running" and int(os.environ.get("RANK", "0") or 0) == 0:
         raise UserError(f"--resume {path!r} is still running (status.json names a live process)")
     return None if status == "completed" else config
 
@@ -376,10 +451,19 @@ def _scratch_run(rank: int, command: str, model: str, args: argparse.Namespace) 
     scratch = Path(tempfile.mkdtemp(prefix=f"hybridsnn-rank{rank}-"))
     atexit.register(shutil.rmtree, scratch, True)
     if getattr(args, "resume", None):
-        shutil.copytree(args.resume, scratch / "run")
+        # rank 0 is resuming the same folder at the same time: skip its half-written temporary files
+        # (".NAME.*.tmp", hybridsnn/atomic.py) and any file it replaces or removes while we copy
+        shutil.copytree(args.resume, scratch / "run", ignore=shutil.ignore_patterns(".*.tmp"),
+                        copy_function=_copy_if_present)  # fmt: skip
         return Run.resume(scratch / "run")
     config = {k: v for k, v in vars(args).items() if k not in ("resume", "test")}
     return Run.create(scratch, model=model, task=args.task, command=command, config=config, name="run")
+
+
+def _copy_if_present(source: str, target: str) -> None:
+    """``shutil.copy2``, except that a file removed (or renamed away) since it was listed is left out."""
+    with contextlib.suppress(FileNotFoundError):
+        shutil.copy2(source, target)
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:
@@ -401,6 +485,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if threading_main():
         signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     try:
+        if argv[:2] == ["plot", COMPARE]:
+            return _cmd_plot_compare(argv[2:])
         if len(argv) >= 2 and argv[0] in MODEL_COMMANDS and not argv[1].startswith("-"):
             return _run_model_command(argv[0], argv[1], argv[2:])
         if argv and argv[0] in MODEL_COMMANDS:
@@ -451,6 +537,9 @@ def _command_help(command: str) -> int:
     for info in sorted(MODELS.values(), key=lambda i: i.name):
         print(f"  {info.name:12s} {info.summary}")
     print(f"\n'hybridsnn {command} MODEL --help' lists the flags of one model.")
+    if command == "plot":
+        print(f"'hybridsnn plot {COMPARE} RUN [RUN ...]' draws the learning curves of several runs of one "
+              f"system on one figure ('hybridsnn plot {COMPARE} --help').")  # fmt: skip
     return 0
 
 

@@ -129,24 +129,57 @@ def mosaic_array(
     return tiles.reshape(rows, cols, height, width).transpose(0, 2, 1, 3).reshape(rows * height, cols * width)
 
 
-def _draw_mosaic(
-    fig: Figure,
-    ax: Axes,
+#: A mosaic smaller than this (pixels, longer side) is drawn scaled up by a whole factor to reach it.
+MIN_MOSAIC_PIXELS = 448
+#: Margins around the mosaic in pixels: left, right (the colour bar and its label), bottom, top (the title).
+MOSAIC_MARGINS = (16, 110, 16, 36)
+COLORBAR_GAP, COLORBAR_WIDTH = 12, 14
+
+
+def mosaic_scale(mosaic_shape: Sequence[int], scale: int | None = None) -> int:
+    """Screen pixels per weight: ``scale`` (a whole number >= 1), by default the smallest whole factor
+    that draws the mosaic at least :data:`MIN_MOSAIC_PIXELS` wide or high (1 for a large mosaic)."""
+    if scale is None:
+        return max(1, math.ceil(MIN_MOSAIC_PIXELS / max(mosaic_shape)))
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise UserError(f"scale must be a whole number of pixels per weight, >= 1; got {scale!r}")
+    return scale
+
+
+def mosaic_figure(
     mosaic: np.ndarray,
     image_shape: tuple[int, int],
-    cmap: str,
-    vmin: float | None,
-    vmax: float | None,
-) -> None:
-    """Show ``mosaic`` with thin lines between tiles, no ticks, and a colour bar."""
-    height, width = image_shape
+    *,
+    cmap: str = "hot_r",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    title: str | None = None,
+    colorbar_label: str = "weight",
+    scale: int | None = None,
+) -> Figure:
+    """A figure that shows ``mosaic`` at native resolution: each weight is ``scale`` x ``scale`` screen
+    pixels (:func:`mosaic_scale`), the axes placed to the pixel, with a named colour bar and thin lines
+    between tiles (when a weight is at least 2 pixels wide, so no weight is covered)."""
+    factor = mosaic_scale(mosaic.shape, scale)
+    width, height = mosaic.shape[1] * factor, mosaic.shape[0] * factor
+    left, right, bottom, top = MOSAIC_MARGINS
+    fig_w, fig_h = width + left + right, height + bottom + top
+    fig = Figure(figsize=(fig_w / DEFAULT_DPI, fig_h / DEFAULT_DPI), dpi=DEFAULT_DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((left / fig_w, bottom / fig_h, width / fig_w, height / fig_h))
+    bar = fig.add_axes(((left + width + COLORBAR_GAP) / fig_w, bottom / fig_h, COLORBAR_WIDTH / fig_w,
+                        height / fig_h))  # fmt: skip
     colormap = matplotlib.colormaps[cmap].with_extremes(bad="0.85")  # empty tiles (NaN) in light grey
-    image = ax.imshow(mosaic, cmap=colormap, vmin=vmin, vmax=vmax, interpolation="nearest")
-    ax.set_xticks(np.arange(0, mosaic.shape[1] + 1, width) - 0.5)
-    ax.set_yticks(np.arange(0, mosaic.shape[0] + 1, height) - 0.5)
+    image = ax.imshow(mosaic, cmap=colormap, vmin=vmin, vmax=vmax, interpolation="nearest", aspect="auto")
+    tile_h, tile_w = image_shape
+    ax.set_xticks(np.arange(0, mosaic.shape[1] + 1, tile_w) - 0.5)
+    ax.set_yticks(np.arange(0, mosaic.shape[0] + 1, tile_h) - 0.5)
     ax.tick_params(length=0, labelbottom=False, labelleft=False)
-    ax.grid(color="0.5", linewidth=0.4)
-    fig.colorbar(image, ax=ax, shrink=0.9)
+    if factor >= 2:
+        ax.grid(color="0.5", linewidth=0.4)
+    fig.colorbar(image, cax=bar, label=colorbar_label)
+    _label_axes(ax, None, None, title)
+    return fig
 
 
 def receptive_field_mosaic(
@@ -159,16 +192,20 @@ def receptive_field_mosaic(
     vmin: float | None = None,
     vmax: float | None = None,
     title: str | None = None,
+    colorbar_label: str = "weight",
+    scale: int | None = None,
 ) -> Path:
-    """Write the receptive fields of all neurons as one tiled image (see :func:`mosaic_array`).
+    """Write the receptive fields of all neurons as one tiled image (see :func:`mosaic_array`), at least
+    one pixel per weight (:func:`mosaic_figure`; ``scale`` pixels per weight if given).
 
-    ``weights`` is ``(n_inputs, n_neurons)``; ``vmin``/``vmax`` fix the colour scale (default: data range).
-    The default ``hot_r`` palette runs white -> yellow -> red -> black, like the sym-STDP gnuplot figures.
+    ``weights`` is ``(n_inputs, n_neurons)``; ``vmin``/``vmax`` fix the colour scale (default: data range),
+    ``colorbar_label`` names it with its unit. The default ``hot_r`` palette runs white -> yellow -> red ->
+    black, like the sym-STDP gnuplot figures.
     """
-    mosaic = mosaic_array(weights, image_shape, n_cols)
-    fig, ax = _new_figure()
-    _draw_mosaic(fig, ax, mosaic, _check_image_shape(image_shape), cmap, vmin, vmax)
-    _label_axes(ax, None, None, title)
+    shape = _check_image_shape(image_shape)
+    mosaic = mosaic_array(weights, shape, n_cols)
+    fig = mosaic_figure(mosaic, shape, cmap=cmap, vmin=vmin, vmax=vmax, title=title,
+                        colorbar_label=colorbar_label, scale=scale)  # fmt: skip
     return _save(fig, path)
 
 
@@ -183,14 +220,15 @@ def weight_evolution_gif(
     cmap: str = "hot_r",
     vmin: float | None = None,
     vmax: float | None = None,
-    figsize: tuple[float, float] = DEFAULT_FIGSIZE,
-    dpi: int = DEFAULT_DPI,
+    colorbar_label: str = "weight",
+    scale: int | None = None,
 ) -> Path:
     """Write an animated GIF with one receptive-field mosaic per weight matrix (e.g. per checkpoint).
 
     All frames share one colour scale: ``vmin``/``vmax`` or, by default, the range over every frame.
     ``labels`` are the frame titles (e.g. ``"after 10000 samples"``; default ``"frame k/n"``). Frames last
-    ``1000 / fps`` ms and the GIF loops forever; the default size is 640x480 pixels.
+    ``1000 / fps`` ms and the GIF loops forever. Each frame is a :func:`mosaic_figure`: at least one pixel
+    per weight (a 20x20 mosaic of 28x28 tiles is 560x560 pixels plus the margins).
     """
     if len(weight_series) == 0:
         raise UserError("weight_evolution_gif needs at least one weight matrix")
@@ -207,9 +245,8 @@ def weight_evolution_gif(
     titles = labels if labels is not None else [f"frame {k + 1}/{len(mosaics)}" for k in range(len(mosaics))]
     frames = []
     for mosaic, title in zip(mosaics, titles, strict=True):
-        fig, ax = _new_figure(figsize, dpi)
-        _draw_mosaic(fig, ax, mosaic, shape, cmap, lo, hi)
-        _label_axes(ax, None, None, title)
+        fig = mosaic_figure(mosaic, shape, cmap=cmap, vmin=lo, vmax=hi, title=title,
+                            colorbar_label=colorbar_label, scale=scale)  # fmt: skip
         fig.canvas.draw()
         frames.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).convert("RGB"))
 
@@ -387,17 +424,92 @@ def accuracy_curves(
 ) -> Path:
     """Write metric-versus-step (or epoch) curves of one or several runs on one figure.
 
-    The curves and their legend labels are those of :func:`metric_curves` (same arguments).
+    The curves and their legend labels are those of :func:`metric_curves` (same arguments). The axes are
+    labelled with units: ``xlabel`` (default :data:`X_LABELS`) and ``ylabel`` (default: the metric name);
+    accuracies (fractions, every metric name holds "accuracy") are drawn in percent, "(%)" added to the label.
     """
+    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
     curves = metric_curves(sources, metrics=metrics, split=split, x=x, labels=labels)
+    percent = all(ACCURACY in m for m in metrics)
+    default = metrics[0] if len(metrics) == 1 else ACCURACY if percent else "value"
+    label, scale = metric_axis(ACCURACY if percent else "", ylabel or default)
+    return draw_curves(curves, path, xlabel=xlabel or X_LABELS[x], ylabel=label, title=title, scale=scale)
+
+
+#: Default x-axis labels of :func:`accuracy_curves` (with units) by record field.
+X_LABELS = {"step": "training steps", "epoch": "epochs"}
+ACCURACY = "accuracy"
+
+
+def metric_axis(metric: str, label: str | None = None) -> tuple[str, float]:
+    """The y-axis label and scale of a metric: an accuracy (a fraction) in percent, "(%)" added to ``label``
+    (default: the metric name); any other metric as it is."""
+    label = label or metric
+    if ACCURACY not in metric:
+        return label, 1.0
+    return (label if "%" in label else f"{label} (%)"), 100.0
+
+
+def draw_curves(
+    curves: Sequence[Curve],
+    path: PathLike,
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str | None = None,
+    scale: float = 1.0,
+) -> Path:
+    """Write ``curves`` (y values times ``scale``) on one figure with a legend and labelled axes."""
     fig, ax = _new_figure()
     for curve in curves:
-        ax.plot(curve.x, curve.y, marker="o", markersize=3, label=curve.label)
+        ax.plot(curve.x, curve.y * scale, marker="o", markersize=3, label=curve.label)
     ax.legend()
     ax.grid(alpha=0.3)
-    single = metrics if isinstance(metrics, str) else metrics[0] if len(metrics) == 1 else "value"
-    _label_axes(ax, xlabel or x, ylabel or single, title)
+    _label_axes(ax, xlabel, ylabel, title)
     return _save(fig, path)
+
+
+def compare_runs(run_dirs: Sequence[PathLike], path: PathLike, *, metric: str | None = None) -> Path:
+    """Write the learning curves (``metrics.jsonl``) of runs of one system and task on one figure.
+
+    One line per run, labelled by its folder name and the experiment flags that differ between the runs;
+    ``metric`` is a ``metrics.jsonl`` key (default: the curve of the system's view,
+    :meth:`hybridsnn.system_info.ModelInfo.view_for`). Every run is read and checked (run directories of
+    one model and task, the metric present) before anything is written.
+    """
+    from hybridsnn.registry import MODELS
+    from hybridsnn.results import ReportRun, experiment_flags, read_config
+
+    if not run_dirs:
+        raise UserError("plot compare needs at least one RUN directory")
+    runs = [ReportRun(Path(d).name, "", read_config(d)) for d in run_dirs]
+    systems = sorted({(run.model, run.task) for run in runs})
+    if len(systems) > 1:
+        pairs = zip(run_dirs, runs, strict=True)
+        found = ", ".join(f"{os.fspath(d)!r} is {r.model} {r.task}" for d, r in pairs)
+        raise UserError(f"plot compare draws runs of one system and task; {found}")
+    info = MODELS.get(runs[0].model)
+    view = info.view_for(runs[0].task) if info is not None else None
+    curve = view.curve if view is not None else None
+    key = metric or (curve.key if curve is not None else ACCURACY)
+    own = curve is not None and key == curve.key
+    x, xlabel = (view.x, view.x_label) if view is not None else ("step", X_LABELS["step"])
+    labels = _run_labels(runs, [experiment_flags(run, keep_seed=True) for run in runs])
+    curves = metric_curves(list(run_dirs), metrics=(key,), split=curve.split if own else None, x=x,
+                           labels=labels)  # fmt: skip
+    ylabel, scale = (curve.label, curve.scale) if own else metric_axis(key)
+    title = f"{runs[0].model} {runs[0].task}: {len(runs)} run{'s' if len(runs) > 1 else ''}"
+    return draw_curves(curves, path, xlabel=xlabel, ylabel=ylabel, title=title, scale=scale)
+
+
+def _run_labels(runs: Sequence[Any], flags: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Each run's folder name and the flags whose values differ between the runs (``name: k=v, ...``)."""
+    keys = [k for k in dict.fromkeys(k for f in flags for k in f) if len({repr(f.get(k)) for f in flags}) > 1]
+    labels = []
+    for run, values in zip(runs, flags, strict=True):
+        differing = ", ".join(f"{k}={values.get(k)}" for k in keys)
+        labels.append(f"{run.name}: {differing}" if differing else run.name)
+    return labels
 
 
 def line_curves(
@@ -409,11 +521,13 @@ def line_curves(
     xlabel: str | None = None,
     ylabel: str | None = None,
     title: str | None = None,
+    y_scale: float = 1.0,
 ) -> Path:
     """Write several labelled curves over one x axis (e.g. accuracy vs noise level for HP, GP and LP).
 
     ``series`` maps a legend label to y values (same length as ``x``); ``errors`` optionally maps some of
-    those labels to symmetric error-bar half-widths (e.g. the standard deviation over seeds).
+    those labels to symmetric error-bar half-widths (e.g. the standard deviation over seeds); ``y_scale``
+    multiplies both (100: fractions drawn in %).
     """
     return xy_curves(
         {label: (x, values) for label, values in series.items()},
@@ -422,6 +536,7 @@ def line_curves(
         xlabel=xlabel,
         ylabel=ylabel,
         title=title,
+        y_scale=y_scale,
     )
 
 
@@ -433,9 +548,10 @@ def xy_curves(
     xlabel: str | None = None,
     ylabel: str | None = None,
     title: str | None = None,
+    y_scale: float = 1.0,
 ) -> Path:
     """Write labelled curves that each have their own x values: ``series`` maps a legend label to ``(x, y)``
-    (e.g. accuracy vs stored pairs of several runs); ``errors`` as in :func:`line_curves`."""
+    (e.g. accuracy vs stored pairs of several runs); ``errors`` and ``y_scale`` as in :func:`line_curves`."""
     if not series:
         raise UserError("line_curves needs at least one series")
     unknown = sorted(set(errors or {}) - set(series))
@@ -450,7 +566,8 @@ def xy_curves(
         err = None if errors is None or label not in errors else _array(errors[label], f"errors {label!r}")
         if err is not None and err.shape != xs.shape:
             raise UserError(f"errors {label!r} has {err.size} values but x has {xs.size}")
-        ax.errorbar(xs, ys, yerr=err, marker="o", markersize=4, capsize=3, label=label)
+        scaled_err = None if err is None else err * y_scale
+        ax.errorbar(xs, ys * y_scale, yerr=scaled_err, marker="o", markersize=4, capsize=3, label=label)
     ax.legend()
     ax.grid(alpha=0.3)
     _label_axes(ax, xlabel, ylabel, title)

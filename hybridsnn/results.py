@@ -21,14 +21,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import platform
 import secrets
 import shutil
 import socket
+import statistics
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,7 @@ from hybridsnn.atomic import json_default, write_json, write_text
 from hybridsnn.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from hybridsnn.checks.paths import check_writable_dir
 from hybridsnn.errors import UserError
+from hybridsnn.system_info import Metric
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -368,43 +372,308 @@ def find_runs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
 
 
 REPORT_COLUMNS = ("run", "model", "task", "command", "dataset", "engine", "device", "seed", "status")
+#: Configuration keys that say where or how a run ran, not what it computed: runs that differ only in these
+#: (and in ``seed``) are repeats of one experiment, which ``hybridsnn report`` aggregates into one row.
+NON_EXPERIMENT_KEYS = frozenset({"seed", "run_name", "output", "resume", "test", "no_progress", "progress",
+                                 "threads", "data_root", "checkpoint_every"})  # fmt: skip
+#: The numbers every report table ends with (top-level keys of ``results.json``).
+SHARED_METRICS = (Metric("samples", "samples"), Metric("wall_time_s", "wall time (s)"))
+UNREADABLE = "?"
+STATUS_ORDER = {name: index for index, name in enumerate((*STATUSES, "corrupt"))}
 
 
-def _report_row(run_dir: Path) -> dict[str, Any]:
-    """The report row of one run; a run with unreadable files is listed with status ``corrupt``."""
+@dataclass(frozen=True)
+class ReportRun:
+    """What the report reads of one run directory (``status`` ``corrupt``: a file could not be read)."""
+
+    name: str
+    status: str
+    config: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model(self) -> str:
+        """The run's model ("?" when unreadable)."""
+        return str(self.config.get("model", UNREADABLE))
+
+    @property
+    def task(self) -> str:
+        """The run's task ("?" when unreadable)."""
+        return str(self.config.get("task", UNREADABLE))
+
+    def value(self, key: str) -> float | None:
+        """The final number ``key``: a metric in ``results.json``, else a top-level entry (``samples``)."""
+        metrics = self.results.get("metrics")
+        value = metrics.get(key) if isinstance(metrics, dict) and key in metrics else self.results.get(key)
+        return value if _is_number(value) else None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def read_report_run(run_dir: Path) -> ReportRun:
+    """The config, status and (for a completed run) results of ``run_dir``; ``corrupt`` if unreadable."""
     try:
         config = read_config(run_dir)
         status = run_status(run_dir)
         results = read_json_file(run_dir / RESULTS_FILE, "results") if status == "completed" else {}
     except UserError:
-        return {"run": run_dir.name, "status": "corrupt"}
-    row = {col: results.get(col, config.get(col)) for col in REPORT_COLUMNS[1:]}
-    row.update(run=run_dir.name, status=status)
-    row["metrics"] = results.get("metrics") or {}
-    row["wall_time_s"] = results.get("wall_time_s")
-    row["samples_per_s"] = results.get("samples_per_s")
-    return row
+        return ReportRun(run_dir.name, "corrupt")
+    return ReportRun(run_dir.name, status, config, results)
 
 
 def report_rows(run_dirs: Iterable[Path]) -> tuple[list[str], list[dict[str, Any]]]:
-    """One row per run: the fixed columns (with the run's status), every final metric, wall time, samples/s.
-
-    Runs that did not complete (running, failed, interrupted, corrupt) are listed too, without metrics.
-    """
+    """One flat row per run: the fixed columns (with the run's status), every final numeric metric, wall
+    time and samples/s. Runs that did not complete (running, failed, interrupted, corrupt) have no metrics."""
     rows: list[dict[str, Any]] = []
     metric_names: list[str] = []
-    for run_dir in run_dirs:
-        row = _report_row(run_dir)
-        metrics = row.pop("metrics", None) or {}
-        if not isinstance(metrics, dict):
-            metrics = {}
-        for key, value in metrics.items():
-            if isinstance(value, (int, float, str)) or value is None:
-                row[key] = value
-                if key not in metric_names:
-                    metric_names.append(key)
+    for run in map(read_report_run, run_dirs):
+        row = {col: run.results.get(col, run.config.get(col)) for col in REPORT_COLUMNS}
+        row.update(run=run.name, status=run.status)
+        for key in _numeric_metric_keys([run]):
+            row[key] = run.value(key)
+            metric_names += [key] if key not in metric_names else []
+        row.update(wall_time_s=run.value("wall_time_s"), samples_per_s=run.value("samples_per_s"))
         rows.append(row)
     return [*REPORT_COLUMNS, *metric_names, "wall_time_s", "samples_per_s"], rows
+
+
+def _numeric_metric_keys(runs: Iterable[ReportRun]) -> list[str]:
+    """The keys of the numeric final metrics of ``runs``, in the order they first appear."""
+    keys: dict[str, None] = {}
+    for run in runs:
+        metrics = run.results.get("metrics")
+        for key, value in metrics.items() if isinstance(metrics, dict) else ():
+            if _is_number(value):
+                keys.setdefault(key)
+    return list(keys)
+
+
+# -- the report: one table per (model, task), repeats of one experiment aggregated ----------------------
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean, sample standard deviation (None for one value) and count of one metric over a row's runs."""
+
+    mean: float
+    std: float | None
+    n: int
+
+    @classmethod
+    def of(cls, values: list[float]) -> Summary | None:
+        """The summary of ``values`` (None when there are none)."""
+        if not values:
+            return None
+        std = statistics.stdev(values) if len(values) > 1 else None
+        return cls(statistics.fmean(values) if len(values) > 1 else values[0], std, len(values))
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One row of a report table: runs of one experiment with one status, and the flags that name it."""
+
+    runs: tuple[ReportRun, ...]
+    flags: dict[str, Any]
+    status: str
+
+    def summary(self, key: str) -> Summary | None:
+        """Mean ± std of the final number ``key`` over the runs that have it."""
+        return Summary.of([v for v in (run.value(key) for run in self.runs) if v is not None])
+
+
+@dataclass(frozen=True)
+class ReportTable:
+    """The runs of one (model, task): the flag columns that tell rows apart, the metric columns, rows."""
+
+    model: str
+    task: str
+    flags: tuple[str, ...]
+    metrics: tuple[Metric, ...]
+    rows: tuple[ReportRow, ...]
+    per_run: bool = False
+
+    @property
+    def heading(self) -> str:
+        """``model: task``, or ``unreadable runs`` for the runs whose files could not be read."""
+        return "unreadable runs" if self.model == UNREADABLE else f"{self.model}: {self.task}"
+
+
+def experiment_flags(run: ReportRun, keep_seed: bool = False) -> dict[str, Any]:
+    """The configuration that defines the experiment of ``run``: every key but model, task and
+    :data:`NON_EXPERIMENT_KEYS` (``keep_seed``: the seed too)."""
+    ignored = (NON_EXPERIMENT_KEYS - ({"seed"} if keep_seed else set())) | {"model", "task"}
+    return {key: value for key, value in run.config.items() if key not in ignored}
+
+
+def _flag_name(text: str) -> str:
+    """``--train-samples``, ``train-samples`` or ``train_samples`` as the config key ``train_samples``."""
+    return text.strip().lstrip("-").replace("-", "_")
+
+
+def check_group_by(runs: Iterable[ReportRun], names: Iterable[str]) -> tuple[str, ...]:
+    """The config keys of ``--group-by`` (comma lists allowed); a one-line error for one no run has."""
+    keys = tuple(dict.fromkeys(_flag_name(part) for name in names for part in name.split(",") if part))
+    known = sorted({key for run in runs for key in run.config})
+    for key in keys:
+        if key not in known:
+            raise UserError(f"--group-by {key!r} is a flag of no run's config.json; allowed: "
+                            f"{', '.join(known)}")  # fmt: skip
+    return keys
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    """Numbers in numeric order before everything else in text order."""
+    return (0, value) if _is_number(value) else (1, json.dumps(value, sort_keys=True, default=str))
+
+
+def _row_flags(run: ReportRun, group_by: tuple[str, ...] | None, per_run: bool) -> dict[str, Any]:
+    """The flags that place ``run`` in a row: the ``group_by`` flags, else its experiment flags."""
+    return {k: run.config.get(k) for k in group_by} if group_by else experiment_flags(run, per_run)
+
+
+def _group(runs: list[ReportRun], group_by: tuple[str, ...] | None, per_run: bool) -> list[ReportRow]:
+    """Rows of one table: runs with equal experiment flags (or ``group_by`` flags) and status, or one
+    row per run (``per_run``)."""
+    groups: dict[str, tuple[dict[str, Any], list[ReportRun]]] = {}
+    for index, run in enumerate(runs):
+        flags = _row_flags(run, group_by, per_run)
+        key = str(index) if per_run else json.dumps([flags, run.status], sort_keys=True, default=str)
+        groups.setdefault(key, (flags, []))[1].append(run)
+    return [ReportRow(tuple(members), flags, members[0].status) for flags, members in groups.values()]
+
+
+def _shown_flags(rows: list[ReportRow], group_by: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The flag columns: ``group_by``, else the flags whose values differ between rows."""
+    if group_by:
+        return group_by
+    names = dict.fromkeys(key for row in rows for key in row.flags)
+    values = {key: {json.dumps(row.flags.get(key), default=str) for row in rows} for key in names}
+    return tuple(key for key in names if len(values[key]) > 1)
+
+
+def _table_metrics(model: str, task: str, runs: list[ReportRun]) -> tuple[Metric, ...]:
+    """The system's key metrics that some run has (:meth:`ModelInfo.view_for`), else every numeric metric,
+    then :data:`SHARED_METRICS`."""
+    from hybridsnn.registry import MODELS
+
+    info = MODELS.get(model)
+    view = info.view_for(task) if info is not None else None
+    named = [m for m in (view.metrics if view else ()) if any(r.value(m.key) is not None for r in runs)]
+    found = named or [Metric(key, key) for key in _numeric_metric_keys(runs)]
+    return (*found, *SHARED_METRICS)
+
+
+def report_tables(
+    run_dirs: Iterable[Path], *, group_by: Iterable[str] = (), per_run: bool = False
+) -> list[ReportTable]:
+    """One :class:`ReportTable` per (model, task) of the runs in ``run_dirs``, sorted by model and task.
+
+    Runs whose experiment flags (:func:`experiment_flags`) and status are equal share one row: repeats that
+    differ only in ``--seed``, the output paths and how they ran. ``group_by`` names config flags to group
+    by instead (a one-line error for a flag no run has); ``per_run`` gives every run its own row.
+    """
+    runs = [read_report_run(path) for path in run_dirs]
+    keys = check_group_by(runs, group_by) or None
+    by_system: dict[tuple[str, str], list[ReportRun]] = {}
+    for run in runs:
+        by_system.setdefault((run.model, run.task), []).append(run)
+    tables = []
+    for (model, task), members in sorted(by_system.items()):
+        one_per_run = per_run or model == UNREADABLE  # unreadable runs are listed by name
+        rows = _group(members, keys, one_per_run)
+        flags = _shown_flags(rows, keys)
+        rows.sort(key=lambda r: (*(_sort_key(r.flags.get(f)) for f in flags), STATUS_ORDER.get(r.status, 9),
+                                 r.runs[0].name))  # fmt: skip
+        metrics = _table_metrics(model, task, members)
+        tables.append(ReportTable(model, task, flags, metrics, tuple(rows), one_per_run))
+    return tables
+
+
+def format_number(value: float) -> str:
+    """``value`` to 4 significant digits, without exponent between 0.001 and 10**15 (``80.15``, ``60000``);
+    an int as it is."""
+    if isinstance(value, int):
+        return str(value)
+    if value == 0 or not math.isfinite(value) or not 1e-3 <= abs(value) < 1e15:
+        return f"{value:.4g}"
+    return f"{value:.{max(0, 3 - math.floor(math.log10(abs(value))))}f}"
+
+
+def format_summary(summary: Summary | None, scale: float = 1.0) -> str:
+    """``mean ± std (n=K)`` in the mean's decimals, times ``scale``; the plain value for one run."""
+    if summary is None:
+        return ""
+    mean = format_number(summary.mean if scale == 1 else summary.mean * scale)  # an int stays one
+    if summary.std is None:
+        return mean
+    decimals = len(mean.partition(".")[2]) if "e" not in mean else 2
+    return f"{mean} ± {summary.std * scale:.{decimals}f} (n={summary.n})"
+
+
+def _markdown_table(table: ReportTable) -> str:
+    """The heading and markdown table of one :class:`ReportTable`."""
+    per_run = table.per_run
+    header = ["run" if per_run else "runs", *table.flags, "status", *(m.label for m in table.metrics)]
+    rows = [
+        {
+            header[0]: table_row.runs[0].name if per_run else len(table_row.runs),
+            **{flag: _flag_cell(table_row.flags.get(flag)) for flag in table.flags},
+            "status": table_row.status,
+            **{m.label: format_summary(table_row.summary(m.key), m.scale) for m in table.metrics},
+        }
+        for table_row in table.rows
+    ]
+    return f"## {table.heading}\n\n" + format_markdown(header, rows)
+
+
+def _flag_cell(value: Any) -> str:
+    """A flag value as text: JSON for lists and objects, ``None`` as empty."""
+    return json.dumps(value) if isinstance(value, (list, dict)) else _cell(value)
+
+
+def tables_markdown(tables: list[ReportTable]) -> str:
+    """Every table under its ``## model: task`` heading; metric values rounded for reading, in the units
+    the column headings name (accuracies in %)."""
+    if not tables:
+        return "no runs found\n"
+    return "\n".join(_markdown_table(table) for table in tables)
+
+
+def tables_csv(tables: list[ReportTable], per_run: bool = False) -> str:
+    """All tables as one CSV at full precision (``repr`` of floats, values as stored: fractions, not %):
+    columns ``model``, ``task``, ``run`` (``--per-run``) or ``runs`` and ``run_names``, every flag column
+    of any table, ``status``, then per metric key ``KEY`` (the mean) and, aggregated, ``KEY_std`` (sample
+    standard deviation) and ``KEY_n``. Cells a table does not have are empty."""
+    flags = list(dict.fromkeys(flag for table in tables for flag in table.flags))
+    keys = list(dict.fromkeys(m.key for table in tables for m in table.metrics))
+    stats = keys if per_run else [f"{key}{suffix}" for key in keys for suffix in ("", "_std", "_n")]
+    ids = ["run"] if per_run else ["runs", "run_names"]
+    columns = ["model", "task", *ids, *flags, "status", *stats]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for table in tables:
+        for row in table.rows:
+            writer.writerow(_csv_row(table, row, per_run))
+    return buffer.getvalue()
+
+
+def _csv_row(table: ReportTable, row: ReportRow, per_run: bool) -> dict[str, str]:
+    """One CSV row: identifiers, flags, status, and each metric's mean/std/n at full precision."""
+    names = [run.name for run in row.runs]
+    cells = {"model": table.model, "task": table.task, "status": row.status}
+    cells.update({"run": names[0]} if per_run else {"runs": str(len(names)), "run_names": " ".join(names)})
+    cells.update({flag: _flag_cell(row.flags.get(flag)) for flag in table.flags})
+    for metric in table.metrics:
+        summary = row.summary(metric.key)
+        if summary is not None:
+            cells[metric.key] = repr(summary.mean)
+            if not per_run:
+                cells.update({f"{metric.key}_std": "" if summary.std is None else repr(summary.std),
+                              f"{metric.key}_n": str(summary.n)})  # fmt: skip
+    return cells
 
 
 def _cell(value: Any) -> str:

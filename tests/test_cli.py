@@ -83,8 +83,9 @@ def test_list_and_report(demo_model, tmp_path, capsys):
     csv_file = tmp_path / "table.csv"
     assert cli.main(["report", str(out), "--csv", str(csv_file)]) == 0
     table = capsys.readouterr().out
-    assert table.startswith("| run | model |") and "| demo |" in table
-    assert csv_file.read_text().splitlines()[1].split(",")[1] == "demo"
+    assert table.startswith("## demo: toy\n\n| runs | status | loss |")
+    assert "| 1 | completed | 0.5000 |" in table
+    assert csv_file.read_text().splitlines()[1].split(",")[:3] == ["demo", "toy", "1"]
 
 
 def test_help_explains_every_flag(demo_model, capsys):

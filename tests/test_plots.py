@@ -98,8 +98,32 @@ def test_weight_evolution_gif_has_one_frame_per_matrix(tmp_path: Path) -> None:
     with Image.open(path) as gif:
         assert gif.format == "GIF"
         assert gif.n_frames == 4
-        assert gif.size == (640, 480)
+        # 9 neurons of 4x4 -> a 12x12 mosaic, drawn 38 pixels per weight (ceil(448 / 12)) plus the margins
+        left, right, bottom, top = plots.MOSAIC_MARGINS
+        assert gif.size == (12 * 38 + left + right, 12 * 38 + bottom + top)
         assert gif.info["duration"] == 250  # ms per frame at 4 fps
+
+
+def test_mosaics_are_drawn_at_native_resolution_at_least(tmp_path: Path) -> None:
+    """N = 400 hidden neurons of 28x28: a 560x560 mosaic, one screen pixel per weight (never fewer)."""
+    weights = np.random.default_rng(2).random((784, 400))
+    left, right, bottom, top = plots.MOSAIC_MARGINS
+    png = plots.receptive_field_mosaic(weights, tmp_path / "rf.png", colorbar_label="weight (nS)")
+    with Image.open(png) as image:
+        assert image.size == (560 + left + right, 560 + bottom + top)
+    gif = plots.weight_evolution_gif([weights, weights], tmp_path / "evo.gif")
+    with Image.open(gif) as image:
+        assert image.size == (560 + left + right, 560 + bottom + top)
+    mosaic = plots.mosaic_array(weights)
+    fig = plots.mosaic_figure(mosaic, (28, 28), colorbar_label="P2E weight (dimensionless)", scale=2)
+    fig.canvas.draw()
+    image_axes, bar_axes = fig.axes
+    box = image_axes.get_window_extent()
+    assert (round(box.width), round(box.height)) == (1120, 1120)  # 2 pixels per weight
+    assert bar_axes.get_ylabel() == "P2E weight (dimensionless)"
+    with pytest.raises(UserError, match="whole number of pixels per weight") as error:
+        plots.mosaic_scale((560, 560), 0)
+    assert_one_line(error)
 
 
 def test_weight_evolution_gif_uses_one_colour_scale(tmp_path: Path) -> None:
@@ -108,8 +132,10 @@ def test_weight_evolution_gif_uses_one_colour_scale(tmp_path: Path) -> None:
     path = plots.weight_evolution_gif(
         [np.zeros((4, 1)), np.ones((4, 1))], tmp_path / "evo.gif", image_shape=(2, 2)
     )
+    left, _, _, top = plots.MOSAIC_MARGINS  # one 2x2 tile, 224 pixels per weight: its centre is at 224
     with Image.open(path) as gif:
-        centre = [np.asarray(frame.convert("RGB"))[240, 256] for frame in ImageSequence.Iterator(gif)]
+        frames = [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(gif)]
+    centre = [frame[top + 224, left + 224] for frame in frames]
     assert centre[0].min() > 240
     assert centre[1].max() < 40
 

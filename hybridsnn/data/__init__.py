@@ -2,7 +2,8 @@
 
 ``load_dataset(name, split)`` returns an :class:`ArrayDataset` of numpy arrays; the data root is
 ``$HYBRIDSNN_DATA`` or ``data/``. Nothing here imports torch or torchvision until a download or
-``ArrayDataset.to_torch`` needs it, so the command line stays fast.
+``ArrayDataset.to_torch`` needs it, so the command line stays fast. A user's own dataset (a ``.npz`` file or
+a folder of PNG files, :mod:`hybridsnn.data.user_dataset`) is loaded by passing its path as the name.
 """
 
 from hybridsnn.data import catalog as _catalog  # noqa: F401  (registers the built-in datasets)
@@ -32,6 +33,7 @@ from hybridsnn.data.registry import (
     task_generator_names,
 )
 from hybridsnn.data.roots import DATA_ENV, OFFLINE_ENV, default_root
+from hybridsnn.data.user_dataset import dataset_flag, is_dataset_path, load_user_dataset
 from hybridsnn.data.validation import validate_split
 
 __all__ = [
@@ -42,15 +44,18 @@ __all__ = [
     "OneShotRun",
     "bernoulli_spikes",
     "constant_current",
+    "dataset_flag",
     "dataset_names",
     "default_root",
     "download_dataset",
     "get_dataset_spec",
+    "is_dataset_path",
     "latency_spikes",
     "latency_times",
     "list_datasets",
     "load_dataset",
     "load_one_shot_runs",
+    "load_user_dataset",
     "make_task",
     "normalize_image_means",
     "one_shot_runs",

@@ -17,6 +17,7 @@ from typing import Any
 from hybridsnn.data.array_dataset import ArrayDataset
 from hybridsnn.data.download import ensure_present
 from hybridsnn.data.roots import missing_paths, resolve_root
+from hybridsnn.data.user_dataset import is_dataset_path, load_user_dataset
 from hybridsnn.data.validation import validate_split
 from hybridsnn.errors import UserError, unknown_choice
 
@@ -115,9 +116,17 @@ def load_dataset(name: str, split: str | None = None, root: str | os.PathLike[st
     ``$HYBRIDSNN_OFFLINE=1``; False never downloads. ``limit``: keep only the first ``limit`` >= 1 samples
     in file order (all of them when the split is smaller; None keeps all). ``options``: dataset-specific
     keywords (see ``DatasetSpec.options``, e.g. ``normalize_mean=30.0`` for fashion-mnist).
+
+    A ``name`` that is not registered but is a path (:func:`~hybridsnn.data.user_dataset.is_dataset_path`)
+    is a user's own dataset, a ``.npz`` file or a folder of PNG files (docs/own_data.md); it takes no
+    ``options``, and ``root``/``download`` do not apply.
     """
     if limit is not None and limit < 1:
         raise UserError(f"subset size must be >= 1 samples, got {limit}")
+    if is_dataset_path(name, dataset_names()):
+        if options:
+            raise UserError(f"a user dataset takes no options; got {', '.join(sorted(options))}")
+        return load_user_dataset(name, "train" if split is None else split, limit=limit)
     spec = get_dataset_spec(name)
     split = spec.check_split(spec.default_split if split is None else split)
     for key in options:

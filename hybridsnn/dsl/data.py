@@ -5,7 +5,8 @@ MNIST and Fashion-MNIST: ``ToTensor`` only (pixels in [0, 1]). CIFAR-10: ``Rando
 ``RandomHorizontalFlip`` for training, then ``Normalize`` with the seed's statistics. SVHN (``train`` split
 only, as in the seed): ``Normalize``. With latency coding the images stay in [0, 1] (no ``Normalize``): the
 seed normalised SVHN before latency coding, which puts spike times outside the window
-(docs/dsl.md, «Decisions against the original»).
+(docs/dsl.md, «Decisions against the original»). A user's own dataset (``--dataset PATH``,
+docs/own_data.md): ``ToTensor`` only, no augmentation (the catalogued datasets' statistics do not apply).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from hybridsnn.data import ArrayDataset, load_dataset
+from hybridsnn.data.user_dataset import is_dataset_path, load_user_dataset
 from hybridsnn.errors import UserError, unknown_choice
 
 ENCODINGS = ("real", "latency")
@@ -44,6 +46,11 @@ DATASETS: dict[str, DatasetInfo] = {
 ALIASES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "CIFAR10", "svhn": "SVHN"}
 
 
+def is_user_dataset(name: object) -> bool:
+    """Whether a ``--dataset`` value is the path of a user's own dataset (not a DSL dataset name)."""
+    return isinstance(name, str) and is_dataset_path(name, (*DATASETS, *ALIASES))
+
+
 def canonical_dataset(name: str) -> str:
     """The seed's name of a dataset given by its seed name or its hybridsnn registry name."""
     if name in DATASETS:
@@ -59,8 +66,10 @@ def image_transform(dataset: str, *, train: bool, encoding: str = "real") -> Any
 
     if encoding not in ENCODINGS:
         raise unknown_choice("encoding", encoding, ENCODINGS)
-    info = DATASETS[canonical_dataset(dataset)]
     steps: list[Any] = [transforms.Lambda(np.array), transforms.ToTensor()]  # a writable copy of the sample
+    if is_user_dataset(dataset):
+        return transforms.Compose(steps)
+    info = DATASETS[canonical_dataset(dataset)]
     if train and info.augment:
         steps += [transforms.RandomCrop(info.shape[1], padding=4), transforms.RandomHorizontalFlip()]
     if info.mean is not None and encoding == "real":
@@ -70,7 +79,10 @@ def image_transform(dataset: str, *, train: bool, encoding: str = "real") -> Any
 
 def load_split(dataset: str, split: str, root: str | os.PathLike[str] | None,
                subset: int | None = None) -> ArrayDataset:
-    """The seed's split (SVHN: ``train``, not ``extra``), optionally its first ``subset`` >= 1 samples."""
+    """The seed's split (SVHN: ``train``, not ``extra``), optionally its first ``subset`` >= 1 samples; a
+    user dataset's split when ``dataset`` is its path."""
+    if is_user_dataset(dataset):
+        return load_user_dataset(dataset, split, limit=subset)
     return load_dataset(DATASETS[canonical_dataset(dataset)].registry_name, split, root, limit=subset)
 
 

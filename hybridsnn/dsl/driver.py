@@ -20,18 +20,26 @@ from hybridsnn.atomic import write_json
 from hybridsnn.checks.flags import refuse_training_flags
 from hybridsnn.data import ArrayDataset, read_image_file
 from hybridsnn.data.image_files import read_label_file
+from hybridsnn.data.user_dataset import TRAINED_ON, check_same_data
 from hybridsnn.dsl.checkpoints import load_model_checkpoint, load_trained
 from hybridsnn.dsl.confusion import save_confusion
-from hybridsnn.dsl.data import CLASSES, image_transform, load_split, make_loader
+from hybridsnn.dsl.data import image_transform, load_split, make_loader
 from hybridsnn.dsl.figures import plot_run
 from hybridsnn.dsl.flags import add_arguments
 from hybridsnn.dsl.network import DSLNetwork
-from hybridsnn.dsl.settings import DSLSettings, TrainingSettings, evaluation_subset
+from hybridsnn.dsl.settings import DSLSettings, TrainingSettings, evaluation_subset, trained_on
 from hybridsnn.dsl.training import DSLSteps, make_optimizers, make_schedulers
 from hybridsnn.metrics import accuracy
 from hybridsnn.results import Run
 from hybridsnn.runtime import configure_threads, seed_everything, select_device
 from hybridsnn.spiking import BestMetric, check_resume, evaluate, fit, restore_state
+from hybridsnn.spiking.distributed import (
+    DistributedContext,
+    init_distributed,
+    launched_by_torchrun,
+    refuse_uneven_torchrun_batch,
+    shutdown_distributed,
+)
 
 __all__ = ["add_arguments", "plot", "predict", "test", "train", "validate"]
 
@@ -68,6 +76,19 @@ def _predict_images(args: argparse.Namespace, settings: DSLSettings) -> np.ndarr
     return read_image_file(args.input, settings.image_shape)
 
 
+def _user_data(settings: DSLSettings) -> dict[str, Any]:
+    """``classes`` for results.json / predictions.json of a network of a user dataset (else nothing)."""
+    return {"classes": list(settings.data.classes)} if settings.data is not None else {}
+
+
+def _test_data(args: argparse.Namespace, settings: DSLSettings) -> ArrayDataset:
+    """The test split ``test`` evaluates (a user dataset: checked to be what the network was trained on)."""
+    data = load_split(settings.dataset, "test", args.data_root, evaluation_subset(args))
+    if settings.data is not None:
+        settings.data.check(data, f"checkpoint {str(args.checkpoint)!r}")
+    return data
+
+
 def _split_metrics(metrics: dict[str, float], prefix: str) -> dict[str, float]:
     return {f"{prefix}_{name}": value for name, value in metrics.items() if name != "seconds"}
 
@@ -82,24 +103,40 @@ def validate(args: argparse.Namespace, command: str) -> None:
     select_device(args.device)
     if command == "train":
         settings = DSLSettings.from_args(args)
+        if launched_by_torchrun():
+            refuse_uneven_torchrun_batch(TrainingSettings.from_args(args).batch_size)
         network = settings.build()
         if args.checkpoint:
-            restore_state(load_model_checkpoint(args.checkpoint), {"model": network})
+            start = load_model_checkpoint(args.checkpoint)
+            stored = trained_on(start.config) if isinstance(start.config.get("dataset"), str) else None
+            check_same_data(stored, settings.data, str(args.checkpoint), settings.dataset)
+            restore_state(start, {"model": network})
         if args.resume:
             check_resume(args.resume, "dsl", {"model": settings.build()}, args.seed)
         return
     if getattr(args, "test", False):  # train dsl --test
         refuse_training_flags(args, "dsl")
     settings, _ = load_trained(args.checkpoint, torch.device("cpu"))
+    if command == "test":
+        _test_data(args, settings)
     if command == "predict":
         images = _predict_images(args, settings)
         if args.labels is not None:
-            read_label_file(args.labels, count=len(images), classes=CLASSES)
+            read_label_file(args.labels, count=len(images), classes=settings.num_classes)
 
 
 def train(args: argparse.Namespace, run: Run) -> dict:
-    """Train with the chosen rule; one ``train`` and one ``test`` record per epoch in ``metrics.jsonl``."""
-    device = _runtime(args)
+    """Train with the chosen rule; one ``train`` and one ``test`` record per epoch in ``metrics.jsonl``.
+    Under torchrun the batches are split over the processes (docs/dsl.md, «torchrun»)."""
+    context = init_distributed(_runtime(args))
+    try:
+        return _train(args, run, context)
+    finally:
+        shutdown_distributed()
+
+
+def _train(args: argparse.Namespace, run: Run, context: DistributedContext) -> dict:
+    device = context.device
     seed_everything(args.seed, deterministic=True)
     settings, plan = DSLSettings.from_args(args), TrainingSettings.from_args(args)
     network = settings.build().to(device)
@@ -108,12 +145,15 @@ def train(args: argparse.Namespace, run: Run) -> dict:
     _maybe_compile(network, args.compile)
     train_data = load_split(settings.dataset, "train", args.data_root, plan.train_subset)
     test_data = load_split(settings.dataset, "test", args.data_root, plan.test_subset)
+    if settings.data is not None:  # every checkpoint records the user dataset's image shape and classes
+        run.config[TRAINED_ON] = settings.data.to_dict()
     train_loader = _loader(train_data, settings, plan.batch_size, device, train=True)
     test_loader = _loader(test_data, settings, plan.batch_size, device, train=False)
     optimizers = make_optimizers(network, plan.optimizer, plan.lr)
     schedulers = make_schedulers(optimizers, plan.lr_decay_milestones, plan.lr_decay_fact)
     steps = _steps(network, settings, device, args.amp, trainer=settings.trainer, optimizers=optimizers,
-                   num_classes=len(train_data.classes), eval_samples=len(test_data))  # fmt: skip
+                   num_classes=len(train_data.classes), eval_samples=len(test_data),
+                   context=context)  # fmt: skip
     state = {"model": network, **{f"optim{k}": opt for k, opt in enumerate(optimizers)}}
     result = fit(
         run,
@@ -127,9 +167,9 @@ def train(args: argparse.Namespace, run: Run) -> dict:
         eval_loaders={"test": test_loader},
         best=BestMetric("test", "accuracy"),
         resume=bool(args.resume),
-        progress=not args.no_progress,
+        progress=not args.no_progress and context.is_main,
     )
-    save_confusion(run.path, steps, settings.seed_dataset)
+    save_confusion(run.path, steps, settings.seed_dataset, settings.num_classes)
     final = {
         **_split_metrics(result.metrics.get("test", {}), "test"),
         **_split_metrics(result.metrics.get("train", {}), "train"),
@@ -137,6 +177,8 @@ def train(args: argparse.Namespace, run: Run) -> dict:
         "best_epoch": result.best_epoch,
         "epochs": result.epochs,
     }
+    if context.enabled:
+        final["processes"] = context.world_size
     return run.finish(
         final,
         samples=len(train_data) * max(result.epochs, 1),
@@ -145,6 +187,7 @@ def train(args: argparse.Namespace, run: Run) -> dict:
         device=str(device),
         learning_rule=settings.learning_rule,
         arch=settings.arch,
+        **_user_data(settings),
     )
 
 
@@ -153,12 +196,12 @@ def test(args: argparse.Namespace, run: Run) -> dict:
     device = _runtime(args)
     settings, network = load_trained(args.checkpoint, device)
     _maybe_compile(network, args.compile)
-    data = load_split(settings.dataset, "test", args.data_root, evaluation_subset(args))
+    data = _test_data(args, settings)
     loader = _loader(data, settings, args.batch_size, device, train=False)
     steps = _steps(network, settings, device, args.amp, num_classes=len(data.classes), eval_samples=len(data))
     metrics = evaluate(steps.eval_step, loader, modules=[network], progress=not args.no_progress)
     run.log_metrics(step=0, split="test", **metrics)
-    save_confusion(run.path, steps, settings.seed_dataset)
+    save_confusion(run.path, steps, settings.seed_dataset, settings.num_classes)
     return run.finish(
         _split_metrics(metrics, "test"),
         samples=len(data),
@@ -168,6 +211,7 @@ def test(args: argparse.Namespace, run: Run) -> dict:
         checkpoint=str(args.checkpoint),
         learning_rule=settings.learning_rule,
         arch=settings.arch,
+        **_user_data(settings),
     )
 
 
@@ -176,7 +220,7 @@ def predict(args: argparse.Namespace, run: Run) -> dict:
     device = _runtime(args)
     settings, network = load_trained(args.checkpoint, device)
     images = _predict_images(args, settings)
-    transform = image_transform(settings.seed_dataset, train=False, encoding=settings.encoding)
+    transform = image_transform(settings.dataset, train=False, encoding=settings.encoding)
     batch = torch.stack([transform(image) for image in images])
     steps = _steps(network, settings, device, args.amp)
     network.eval()
@@ -184,11 +228,11 @@ def predict(args: argparse.Namespace, run: Run) -> dict:
     predicted = counts.argmax(dim=-1).numpy()
     metrics: dict[str, Any] = {"samples": len(predicted)}
     if args.labels is not None:
-        labels = read_label_file(args.labels, count=len(predicted), classes=CLASSES)
+        labels = read_label_file(args.labels, count=len(predicted), classes=settings.num_classes)
         metrics["accuracy"] = accuracy(predicted, labels)
     write_json(
         run.path / PREDICTIONS_FILE,
-        {"predictions": predicted.tolist(), "spike_counts": counts.numpy().tolist()},
+        {"predictions": predicted.tolist(), "spike_counts": counts.numpy().tolist(), **_user_data(settings)},
     )
     for index, label in enumerate(predicted):
         print(f"{index}\t{label}")
@@ -199,6 +243,7 @@ def predict(args: argparse.Namespace, run: Run) -> dict:
         engine="torch",
         device=str(device),
         checkpoint=str(args.checkpoint),
+        **_user_data(settings),
     )
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from hybridsnn import metrics
 from hybridsnn.dsl.confusion import CONFUSION_FILE, read_confusion
-from hybridsnn.dsl.data import CLASSES
 from hybridsnn.errors import UserError
 from hybridsnn.results import read_metrics
 
@@ -37,8 +36,8 @@ def plot_run(run_dir: Path, out: Path) -> list[Path]:
         )
     confusion = run_dir / CONFUSION_FILE
     if confusion.is_file():
-        dataset, labels, predictions = read_confusion(confusion)
-        cm = metrics.confusion_matrix(labels, predictions, n_classes=CLASSES)
+        dataset, labels, predictions, classes = read_confusion(confusion)
+        cm = metrics.confusion_matrix(labels, predictions, n_classes=classes)
         written.append(plots.plot_confusion(cm, out / "confusion.png", title=f"DSL {dataset} (test)"))
     if not written:
         raise UserError(f"run directory {str(run_dir)!r} has no DSL metrics or confusion matrix to plot")

@@ -47,7 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
 def _add_training_flags(parser: argparse.ArgumentParser) -> None:
     """The flags only ``train`` has: the network's settings and the training schedule."""
     add = parser.add_argument
-    add("--dataset", default="MNIST", help=f"one of {', '.join(DATASETS)} (default: MNIST)")
+    add(
+        "--dataset",
+        default="MNIST",
+        help=f"one of {', '.join(DATASETS)} (default: MNIST), or PATH: your own images, a .npz (x_train, "
+        "y_train, x_test, y_test) or a folder train/<class>/*.png, test/<class>/*.png (docs/own_data.md); "
+        "MNISTDNN/FashionDNN take any image size, the CNNs only theirs",
+    )
     add(
         "--model",
         dest="arch",

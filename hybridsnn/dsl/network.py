@@ -156,19 +156,33 @@ class DSLNetwork(nn.Module):
         return outputs, total
 
 
+def takes_any_size(arch: Architecture) -> bool:
+    """Whether ``arch`` is fully connected (MNISTDNN, FashionDNN), so its first layer can take images of any
+    size (C·H·W inputs); the CNNs' fixed layer sizes take only their ``input_shape``."""
+    return all(layer.kind == "fc" for layer in arch.layers)
+
+
 def build_network(name: str, *, lif: LIFConfig, num_classes: int = 10, dim_in_decoder: int = 1024,
-                  decoder: str = "trained") -> DSLNetwork:
-    """The seed model ``name`` with PyTorch's default (kaiming-uniform) initialisation and no biases."""
+                  decoder: str = "trained", input_shape: tuple[int, int, int] | None = None) -> DSLNetwork:
+    """The seed model ``name`` with PyTorch's default (kaiming-uniform) initialisation and no biases;
+    ``num_classes`` neurons per local classifier, images of ``input_shape`` ``(C, H, W)`` (None: the
+    model's; another shape only for a fully connected model, :func:`takes_any_size`)."""
     arch = get_architecture(name)
+    layers = list(arch.layers)
+    if input_shape is not None and tuple(input_shape) != arch.input_shape:
+        if not takes_any_size(arch):
+            raise UserError(f"model {arch.name} takes {arch.input_shape} images, not {tuple(input_shape)}")
+        channels, height, width = input_shape
+        layers[0] = LayerSpec("fc", channels * height * width, layers[0].n_out, before=layers[0].before)
     blocks = []
-    for layer in arch.layers:
+    for layer in layers:
         if layer.kind == "fc":
             encoder: nn.Linear | nn.Conv2d = nn.Linear(layer.n_in, layer.n_out, bias=False)
         else:
             encoder = nn.Conv2d(layer.n_in, layer.n_out, layer.kernel, padding=layer.padding, bias=False)
         blocks.append(LocalBlock(encoder, lif=lif, num_classes=num_classes, dim_out=layer.dim_out,
                                  dim_in_decoder=dim_in_decoder, decoder=decoder))
-    return DSLNetwork(blocks, [layer.before for layer in arch.layers])
+    return DSLNetwork(blocks, [layer.before for layer in layers])
 
 
 def spike_count_predictions(outputs: Tensor) -> Tensor:

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from hybridsnn.data.user_dataset import TrainedOn
 from hybridsnn.dsl.block import dsl_lif_config
-from hybridsnn.dsl.data import DATASETS, canonical_dataset
-from hybridsnn.dsl.network import DSLNetwork, build_network, get_architecture
+from hybridsnn.dsl.data import CLASSES, DATASETS, canonical_dataset, is_user_dataset
+from hybridsnn.dsl.network import DSLNetwork, build_network, get_architecture, takes_any_size
 from hybridsnn.dsl.rules import Trainer, get_rule
 from hybridsnn.errors import UserError
 
@@ -33,7 +34,8 @@ class DSLSettings:
     (decay ``exp(−1/τ)`` per step). ``thresh``: firing threshold θ (in units of the input current).
     ``time_window``: time steps T per sample. ``dim_in_decoder``: target input size of a conv block's local
     classifier (features). ``fa`` / ``random_matrix``: feedback-alignment or fixed random classifiers.
-    ``encoding``: ``real`` (the image as current) or ``latency`` (one spike per pixel).
+    ``encoding``: ``real`` (the image as current) or ``latency`` (one spike per pixel). ``data``: the user
+    dataset (``--dataset PATH``) the network is sized for (H·W·C inputs, K classes); None: a catalogued one.
     """
 
     dataset: str
@@ -46,13 +48,21 @@ class DSLSettings:
     fa: bool
     random_matrix: bool
     encoding: str
+    data: TrainedOn | None = None
     #: The learning rule's trainer (:func:`hybridsnn.dsl.rules.get_rule`), resolved from ``learning_rule``.
     trainer: Trainer = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        dataset = self.seed_dataset
         arch = get_architecture(self.arch)
-        if arch.input_shape != DATASETS[dataset].shape:
+        if self.data is not None:
+            if not takes_any_size(arch) and arch.input_shape != self.data.chw:
+                size = "x".join(map(str, self.data.image_shape))
+                raise UserError(
+                    f"model {arch.name} takes {arch.input_shape} images (C, H, W) but --dataset "
+                    f"{self.dataset} holds {size} images (H x W x C); its layer sizes are fixed: use "
+                    "MNISTDNN or FashionDNN (any image size)"
+                )
+        elif arch.input_shape != DATASETS[(dataset := self.seed_dataset)].shape:
             raise UserError(
                 f"model {arch.name} takes {arch.input_shape} images but {dataset} has "
                 f"{DATASETS[dataset].shape}; pick a model for this dataset"
@@ -72,7 +82,7 @@ class DSLSettings:
         missing = missing_settings(config)
         if missing:
             raise UserError(f"the configuration lacks the DSL setting(s) {', '.join(missing)}")
-        return cls(**{key: config[key] for key in NETWORK_KEYS})
+        return cls(**{key: config[key] for key in NETWORK_KEYS}, data=trained_on(config))
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> DSLSettings:
@@ -85,13 +95,18 @@ class DSLSettings:
 
     @property
     def seed_dataset(self) -> str:
-        """The seed's name of the dataset (MNIST, FashionMNIST, CIFAR10 or SVHN)."""
-        return canonical_dataset(self.dataset)
+        """The seed's name of the dataset (MNIST, FashionMNIST, CIFAR10 or SVHN); a user dataset's path."""
+        return self.dataset if self.data is not None else canonical_dataset(self.dataset)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """The dataset's image shape ``(C, H, W)`` in pixels."""
-        return DATASETS[self.seed_dataset].shape
+        return self.data.chw if self.data is not None else DATASETS[self.seed_dataset].shape
+
+    @property
+    def num_classes(self) -> int:
+        """Classes K: neurons of every local classifier."""
+        return len(self.data.classes) if self.data is not None else CLASSES
 
     @property
     def decoder(self) -> str:
@@ -101,11 +116,20 @@ class DSLSettings:
     def build(self) -> DSLNetwork:
         """A freshly initialised network of these settings (torch's global RNG draws the weights)."""
         lif = dsl_lif_config(self.tau, self.thresh)
-        return build_network(self.arch, lif=lif, dim_in_decoder=self.dim_in_decoder, decoder=self.decoder)
+        return build_network(self.arch, lif=lif, dim_in_decoder=self.dim_in_decoder, decoder=self.decoder,
+                             num_classes=self.num_classes, input_shape=self.image_shape)  # fmt: skip
 
 
-#: The keys of a config dict that :class:`DSLSettings` reads: a checkpoint must store all of them.
-NETWORK_KEYS = tuple(f.name for f in fields(DSLSettings) if f.init)
+#: The keys of a config dict that :class:`DSLSettings` reads: a checkpoint must store all of them (and
+#: :data:`~hybridsnn.data.user_dataset.TRAINED_ON` when ``dataset`` is a path).
+NETWORK_KEYS = tuple(f.name for f in fields(DSLSettings) if f.init and f.name != "data")
+
+
+def trained_on(config: Mapping[str, Any]) -> TrainedOn | None:
+    """The user dataset of a config whose ``dataset`` is a path: the record a checkpoint stores, else (the
+    ``train`` flags) the dataset read from the path; None for a catalogued dataset."""
+    path = config["dataset"]
+    return TrainedOn.from_config(path, config) if is_user_dataset(path) else None
 
 
 def missing_settings(config: Mapping[str, Any]) -> list[str]:

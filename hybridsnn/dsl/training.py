@@ -1,5 +1,13 @@
 """Batch steps of DSL training and evaluation for :func:`hybridsnn.spiking.fit`: devices, mixed precision,
-latency coding, per-block accuracies, optimisers and the seed's learning-rate schedule."""
+latency coding, per-block accuracies, optimisers and the seed's learning-rate schedule.
+
+Under torchrun (docs/dsl.md, «torchrun») each rank runs the learning rule on its slice of the global batch,
+and before *every* optimiser step of the rule (ELL and FELL step once per time step and block) the gradients
+are summed over ranks, each rank's weighted by its share of the batch
+(:class:`~hybridsnn.spiking.distributed.GradientAverager`): the blocks' losses are means over the batch and
+do not mix examples, so this is the gradient one process computes on the full batch. Metrics are summed over
+ranks, and the evaluation's predictions gathered.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +26,7 @@ from hybridsnn.dsl.network import DSLNetwork, layer_correct, spike_count_predict
 from hybridsnn.dsl.rules import Trainer, window_loss
 from hybridsnn.errors import UserError, unknown_choice
 from hybridsnn.runtime import autocast
+from hybridsnn.spiking.distributed import DistributedContext, GradientAverager
 
 OPTIMIZERS = ("adam101", "adam")
 
@@ -58,12 +67,14 @@ class DSLSteps:
     ``steps``: the time window T (time steps per sample).
     ``encoding``: ``real`` (the image is the current at every step) or ``latency`` (one spike per pixel at
     step ``round((T − 1)(1 − x))``). Evaluation keeps the predictions of the latest complete pass over the
-    evaluation set in ``last_predictions`` (for the confusion matrix).
+    evaluation set in ``last_predictions`` (for the confusion matrix). ``context``: the torchrun ranks
+    (module docstring; default: one process).
     """
 
     def __init__(self, network: DSLNetwork, *, steps: int, device: torch.device,
                  trainer: Trainer | None = None, optimizers: Sequence[Optimizer] = (), num_classes: int = 10,
-                 encoding: str = "real", amp: bool = False, eval_samples: int | None = None) -> None:
+                 encoding: str = "real", amp: bool = False, eval_samples: int | None = None,
+                 context: DistributedContext | None = None) -> None:
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise UserError(f"time window must be an integer >= 1 steps, got {steps!r}")
         if encoding == "latency" and steps < 2:
@@ -75,6 +86,8 @@ class DSLSteps:
         self._predictions: list[np.ndarray] = []
         self._labels: list[np.ndarray] = []
         self.last_predictions: tuple[np.ndarray, np.ndarray] | None = None
+        self.context = context or DistributedContext(device=device)
+        self.averager = GradientAverager(self.context, self.optimizers)
 
     def inputs(self, images: Tensor) -> Tensor:
         """Network input on the device: the images ``[B, C, H, W]`` or their latency code ``[T, B, ...]``."""
@@ -84,13 +97,26 @@ class DSLSteps:
     def train_step(self, batch: tuple[Tensor, Tensor]) -> Mapping[str, float]:
         if self.trainer is None:
             raise RuntimeError("these DSL steps were made for evaluation only (no learning rule given)")
-        images, labels = batch
+        total = len(batch[1])
+        images, labels = self.context.shard(batch)
+        self.averager.weight = self.context.share(total)
         labels = labels.to(self.device)
         target = F.one_hot(labels, self.num_classes).float()
         with autocast(self.device, enabled=self.amp):
             outputs, loss = self.network.train_window(self.inputs(images), target, self.steps, self.trainer,
                                                       self.optimizers, temporal=self.temporal)
+        if self.context.enabled:
+            return self._global_metrics(outputs, labels, loss, total)
         return layer_metrics(outputs, labels, loss)
+
+    def _global_metrics(self, outputs: list[Tensor], labels: Tensor, loss: Tensor,
+                        total: int) -> dict[str, float]:  # fmt: skip
+        """:func:`layer_metrics` of the global batch of ``total`` from this rank's slice (all ranks)."""
+        count = len(labels)
+        correct = layer_correct(outputs, labels)
+        sums = {"loss": float(loss) * count if count else 0.0, "accuracy": correct[-1]}
+        sums.update({f"layer{k + 1}_accuracy": c for k, c in enumerate(correct)})
+        return self.context.global_means(total, **sums)
 
     def classify(self, images: Tensor) -> list[Tensor]:
         """Classifier spikes ``[T, B, K]`` of every block (no learning)."""
@@ -98,12 +124,17 @@ class DSLSteps:
             return self.network(self.inputs(images), self.steps, temporal=self.temporal)
 
     def eval_step(self, batch: tuple[Tensor, Tensor]) -> Mapping[str, float]:
-        images, labels = batch
+        total = len(batch[1])
+        images, labels = self.context.shard(batch)
         labels = labels.to(self.device)
         outputs = self.classify(images)
         target = F.one_hot(labels, self.num_classes).float()
         loss = sum((window_loss(out, target) for out in outputs), start=target.new_zeros(()))
-        self._record(spike_count_predictions(outputs[-1]), labels)
+        predictions = spike_count_predictions(outputs[-1])
+        if self.context.enabled:
+            self._record(self.context.all_gather(predictions, total), batch[1])
+            return self._global_metrics(outputs, labels, loss, total)
+        self._record(predictions, labels)
         return layer_metrics(outputs, labels, loss)
 
     def _record(self, predictions: Tensor, labels: Tensor) -> None:

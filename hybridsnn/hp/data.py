@@ -1,7 +1,8 @@
 """Image tensors and mini-batches for the HP-SNN experiments (MNIST, Fashion-MNIST, CIFAR-10).
 
 Pixels are ToTensor values in [0, 1] (``[N, C, H, W]`` float32). CIFAR-10 is normalised with the seed's
-statistics and, for training, randomly cropped (padding 4) and flipped per batch (docs/hp.md, «Tasks»).
+statistics and, for training, randomly cropped (padding 4) and flipped per batch (docs/hp.md, «Tasks»). A
+user's own dataset (``--dataset PATH``) takes ToTensor values only, as MNIST.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from hybridsnn.data import load_dataset
+from hybridsnn.data.user_dataset import is_dataset_path
 from hybridsnn.errors import UserError, unknown_choice
 
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
@@ -28,9 +30,9 @@ def image_tensors(
 ) -> tuple[Tensor, Tensor]:
     """``(images [N, C, H, W] float32, labels [N] int64)`` of a split, optionally its first ``subset`` >= 1
     samples (all of them when the split is smaller)."""
-    if dataset not in DATASETS:
+    if dataset not in DATASETS and not is_dataset_path(dataset, DATASETS):
         raise unknown_choice("HP dataset", dataset, DATASETS)
-    data = load_dataset(dataset, split, root, limit=subset)
+    data = load_dataset(dataset, split, root, limit=subset)  # a path: the user dataset (docs/own_data.md)
     return pixel_tensors(data.x, dataset), torch.from_numpy(data.y)
 
 

@@ -70,7 +70,8 @@ def test(args: argparse.Namespace, run: Run) -> dict:
 
 
 def predict(args: argparse.Namespace, run: Run) -> dict:
-    """Classify the 28×28 / 32×32 images in ``--input`` with an image-task checkpoint."""
+    """Classify the 28×28 / 32×32 images in ``--input`` (a user-data network: images of its size) with an
+    image-task checkpoint."""
     device = _device(args)
     checkpoint = load_matching_checkpoint(args.checkpoint, args)
     settings, model = network_from_checkpoint(checkpoint, device)
@@ -88,4 +89,5 @@ def predict(args: argparse.Namespace, run: Run) -> dict:
         dataset=settings.dataset,
         engine="torch",
         device=str(device),
+        **image_run.user_data(settings),
     )

@@ -1,5 +1,6 @@
 """``hybridsnn plot hp RUN_DIR [RUN_DIR…]``: the noise/occlusion sweeps of all given runs on one figure per
-corruption, the continual-learning curve (multitask), and the few-shot or per-epoch test-accuracy curve.
+corruption (runs that differ only in --seed as their mean with ± one sample std as error bars), the
+continual-learning curve (multitask), and the few-shot or per-epoch test-accuracy curve.
 """
 
 from __future__ import annotations
@@ -35,6 +36,40 @@ def _sweep_points(run_dir: Path, kind: str) -> list[tuple[float, float]]:
     return points
 
 
+def _seed_groups(run_dirs: list[Path]) -> dict[str, list[Path]]:
+    """The runs by experiment: runs that differ only in ``--seed`` (and output paths, see
+    :func:`hybridsnn.results.experiment_flags`) form one group, labelled by method, plus ``(mean ± std,
+    n=K)`` for K > 1 runs and the first run's folder when two groups share a method."""
+    from hybridsnn.results import experiment_flags, read_report_run
+
+    groups: dict[str, list[Path]] = {}
+    for run_dir in run_dirs:
+        flags = json.dumps(experiment_flags(read_report_run(run_dir)), sort_keys=True, default=str)
+        groups.setdefault(flags, []).append(run_dir)
+    methods = [_label(dirs[0]) for dirs in groups.values()]
+    labelled = {}
+    for method, dirs in zip(methods, groups.values(), strict=True):
+        label = method if methods.count(method) == 1 else f"{method} ({dirs[0].name})"
+        labelled[label + (f" (mean ± std, n={len(dirs)})" if len(dirs) > 1 else "")] = dirs
+    return labelled
+
+
+def _sweep_series(groups: dict[str, list[Path]], kind: str) -> tuple[list, dict, dict]:
+    """Levels, mean accuracy per group and level, and the sample std of groups of several runs (NaN where a
+    run lacks a level)."""
+    points = {label: [dict(_sweep_points(d, kind)) for d in dirs] for label, dirs in groups.items()}
+    levels = sorted({lv for runs in points.values() for run in runs for lv in run})
+    series, errors = {}, {}
+    for label, runs in points.items():
+        if not any(runs):
+            continue
+        table = np.array([[run.get(lv, np.nan) for lv in levels] for run in runs], dtype=float)
+        series[label] = table.mean(axis=0)
+        if len(runs) > 1:
+            errors[label] = table.std(axis=0, ddof=1)
+    return levels, series, errors
+
+
 def plot(args: argparse.Namespace) -> list[Path]:
     """Noise/occlusion curves (all given runs on one figure), continual-learning and learning curves."""
     from hybridsnn import plots
@@ -49,25 +84,22 @@ def plot(args: argparse.Namespace) -> list[Path]:
     if len(set(labels)) < len(labels):  # two runs of one method: tell their curves apart by folder
         labels = [f"{label} ({d.name})" for label, d in zip(labels, run_dirs, strict=True)]
     written = []
+    groups = _seed_groups(run_dirs)
     for kind, xlabel in (
         ("noise", "Gaussian noise level i (variance 0.01·i)"),
         ("occlusion", "occlusion level i (central 2i×2i square)"),
     ):
-        curves = {}
-        for label, run_dir in zip(labels, run_dirs, strict=True):
-            points = sorted(_sweep_points(run_dir, kind))
-            if points:
-                curves[label] = points
-        if curves:
-            levels = sorted({lv for pts in curves.values() for lv, _ in pts})
-            series = {k: [dict(v).get(lv, np.nan) for lv in levels] for k, v in curves.items()}
+        levels, series, errors = _sweep_series(groups, kind)
+        if series:
             written.append(
                 plots.line_curves(
                     levels,
                     series,
                     out / f"{kind}.png",
+                    errors=errors or None,
                     xlabel=xlabel,
-                    ylabel="test accuracy",
+                    ylabel="test accuracy (%)",
+                    y_scale=100.0,
                     title=f"HP-SNN: accuracy vs {kind}",
                 )
             )

@@ -104,7 +104,8 @@ def _add_evaluation_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="I",
         help=f"occlusion levels I = 0..{MAX_OCCLUSION_LEVEL} (central 2I×2I pixel square set to 0) of the "
-        "--task tolerance sweep (default: 0..14)",
+        "--task tolerance sweep (default: 0..14; a user dataset of H×W images: I <= min(H, W)/2, default "
+        "0..min(H, W)/2)",
     )
     add(
         "--noise",
@@ -127,7 +128,9 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
         "--dataset",
         default=None,
         help="mnist or fashion-mnist (simple, tolerance, multitask), or cifar10 (classification); "
-        "default mnist; fewshot always uses omniglot",
+        "default mnist; fewshot always uses omniglot. simple and tolerance also take PATH: your own "
+        "images, a .npz (x_train, y_train, x_test, y_test) or a folder train/<class>/*.png, "
+        "test/<class>/*.png; the MLP gets H*W*C inputs and one output per class (docs/own_data.md)",
     )
     add(
         "--epochs",

@@ -12,21 +12,25 @@ import torch
 from torch import Tensor, nn
 
 from hybridsnn.checkpoint import Checkpoint
-from hybridsnn.data import read_image_file
+from hybridsnn.data import load_dataset, read_image_file
 from hybridsnn.errors import UserError
 from hybridsnn.hp.checkpoints import load_matching_checkpoint, network_from_checkpoint
 from hybridsnn.hp.data import TensorBatches, crop_flip, image_tensors, pixel_tensors
-from hybridsnn.hp.layer import split_parameters
+from hybridsnn.hp.layer import split_parameters, use_batch_mean
 from hybridsnn.hp.networks import build_network
 from hybridsnn.hp.settings import IMAGE_TASKS, HPSettings, test_subset_of
 from hybridsnn.hp.sweeps import run_sweeps, sweeps_for
 from hybridsnn.hp.training import ClassifierSteps, make_optimizers
 from hybridsnn.results import Run
 from hybridsnn.spiking import BestMetric, evaluate, fit, restore_state
+from hybridsnn.spiking.distributed import DistributedContext, init_distributed, shutdown_distributed
 
 #: Epochs after which the Fashion-MNIST CNN's learning rate is multiplied by 0.1, and the CIFAR-10 CNN's
 #: cosine schedule length (epochs), as in the seed.
 FASHION_LR_MILESTONES, CIFAR_COSINE_EPOCHS = (40, 80), 120
+#: Tasks that train data-parallel under torchrun (the CNNs' dropout masks and early exit depend on the whole
+#: batch; few-shot and multitask have their own loops).
+DISTRIBUTED_TASKS = ("simple", "tolerance")
 
 
 def optimizers_of(model: nn.Module, settings: HPSettings) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -46,6 +50,18 @@ def optimizers_of(model: nn.Module, settings: HPSettings) -> tuple[dict[str, Any
     if local:
         optimizers["optim_local"] = torch.optim.Adam(local, lr=settings.local_lr)
     return optimizers, {"lr": torch.optim.lr_scheduler.CosineAnnealingLR(sgd, T_max=CIFAR_COSINE_EPOCHS)}
+
+
+def user_data(settings: HPSettings) -> dict[str, Any]:
+    """``classes`` for results.json of a network of a user dataset (else nothing)."""
+    return {"classes": list(settings.data.classes)} if settings.data is not None else {}
+
+
+def check_test_data(settings: HPSettings, root: str | None, checkpoint: str) -> None:
+    """Refuse a user dataset whose test split no longer holds the images and classes the network of
+    ``checkpoint`` was trained on (the path of its training run is read again)."""
+    if settings.data is not None:
+        settings.data.check(load_dataset(settings.dataset, "test", root), f"checkpoint {checkpoint!r}")
 
 
 def image_batches(settings: HPSettings, root: str | None, train: bool) -> TensorBatches:
@@ -74,7 +90,17 @@ def _epoch_samples(loader: TensorBatches) -> int:
 
 def train(args: argparse.Namespace, run: Run, settings: HPSettings, device: torch.device) -> dict:
     """Train the task's network for ``epochs`` (from ``--checkpoint`` if given), testing after each epoch,
-    then run the task's corruption sweeps with the final model."""
+    then run the task's corruption sweeps with the final model. Under torchrun (``simple``, ``tolerance``:
+    docs/hp.md, «torchrun») the epochs run data-parallel; the sweeps run whole in every process."""
+    context = init_distributed(device)
+    try:
+        return _train(args, run, settings, context)
+    finally:
+        shutdown_distributed()
+
+
+def _train(args: argparse.Namespace, run: Run, settings: HPSettings, context: DistributedContext) -> dict:
+    device = context.device
     model = build_network(settings).to(device)
     if args.checkpoint:
         checkpoint = load_matching_checkpoint(args.checkpoint, args, method=settings.method.name)
@@ -83,7 +109,8 @@ def train(args: argparse.Namespace, run: Run, settings: HPSettings, device: torc
     test_loader = image_batches(settings, args.data_root, train=False)
     optimizers, schedulers = optimizers_of(model, settings)
     flatten = settings.task != "classification"
-    steps = ClassifierSteps(model, optimizers, device, flatten=flatten)
+    steps = ClassifierSteps(model, optimizers, device, flatten=flatten, context=context)
+    use_batch_mean(model, context.batch_mean)  # Hebbian increments: means over the global batch
     result = fit(
         run,
         train_step=steps.train_step,
@@ -96,8 +123,9 @@ def train(args: argparse.Namespace, run: Run, settings: HPSettings, device: torc
         eval_loaders={"test": test_loader},
         best=BestMetric("test", "accuracy"),
         resume=bool(args.resume),
-        progress=not args.no_progress,
+        progress=not args.no_progress and context.is_main,
     )
+    use_batch_mean(model)  # the sweeps run on whole batches in every process
     final = {
         "test_accuracy": result.metrics.get("test", {}).get("accuracy"),
         "train_loss": result.metrics.get("train", {}).get("loss"),
@@ -105,7 +133,10 @@ def train(args: argparse.Namespace, run: Run, settings: HPSettings, device: torc
         "best_epoch": result.best_epoch,
         "epochs": result.epochs,
     }
-    final.update(run_sweeps(run, model, test_loader, sweeps_for(settings.task, args), device, args, flatten))
+    if context.enabled:
+        final["processes"] = context.world_size
+    sweeps = sweeps_for(settings.task, args, settings.image_size)
+    final.update(run_sweeps(run, model, test_loader, sweeps, device, args, flatten))
     return run.finish(
         final,
         samples=_epoch_samples(train_loader) * result.epochs,  # every epoch of the run, resumed or not
@@ -113,6 +144,7 @@ def train(args: argparse.Namespace, run: Run, settings: HPSettings, device: torc
         engine="torch",
         device=str(device),
         method=settings.method.name,
+        **user_data(settings),
     )
 
 
@@ -124,13 +156,15 @@ def test(args: argparse.Namespace, run: Run, checkpoint: Checkpoint, device: tor
         test_subset=test_subset_of(args),
         batch_size=args.batch_size or stored.batch_size,
     )
+    check_test_data(settings, args.data_root, str(args.checkpoint))
     loader = image_batches(settings, args.data_root, train=False)
     flatten = settings.task != "classification"
     steps = ClassifierSteps(model, {}, device, flatten=flatten)
     metrics = evaluate(steps.eval_step, loader, modules=[model], progress=not args.no_progress)
     run.log_metrics(step=0, split="test", **metrics)
     final = {"test_accuracy": metrics["accuracy"], "test_loss": metrics["loss"]}
-    final.update(run_sweeps(run, model, loader, sweeps_for(settings.task, args), device, args, flatten))
+    sweeps = sweeps_for(settings.task, args, settings.image_size)
+    final.update(run_sweeps(run, model, loader, sweeps, device, args, flatten))
     return run.finish(
         final,
         samples=len(loader.labels),
@@ -139,6 +173,7 @@ def test(args: argparse.Namespace, run: Run, checkpoint: Checkpoint, device: tor
         device=str(device),
         method=settings.method.name,
         checkpoint=str(args.checkpoint),
+        **user_data(settings),
     )
 
 
@@ -148,5 +183,8 @@ def predict_images(args: argparse.Namespace, settings: HPSettings) -> Tensor:
         raise UserError(
             f"predict classifies single images; task {settings.task} needs episodes/tasks, use test"
         )
-    shape = (3, 32, 32) if settings.dataset == "cifar10" else (1, 28, 28)
+    if settings.data is not None:
+        shape = settings.data.chw
+    else:
+        shape = (3, 32, 32) if settings.dataset == "cifar10" else (1, 28, 28)
     return pixel_tensors(read_image_file(args.input, shape), settings.dataset)

@@ -23,11 +23,16 @@ against the original»)::
 
 and, for ``post="softmax"`` (few-shot): ``H_t = decay · H_{t−1} + min(η, 0.1) · x_tᵀ softmax(u_t − β) / B``
 (β ∈ R^{N_out} shifts the softmax, η is a scalar learning rate).
+
+The batch mean ``/ B`` is the layer's :attr:`PlasticLinear.batch_mean`: the local mean by default; under
+torchrun (:func:`use_batch_mean` with :meth:`hybridsnn.spiking.distributed.DistributedContext.batch_mean`) a
+differentiable mean over the global batch, so every rank's trace is the one a single process computes.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -43,6 +48,13 @@ POST_FACTORS: tuple[str, ...] = get_args(PostFactor)
 #: Names of the meta-local parameters; every other parameter is a GP weight (docs/hp.md, «Training»).
 LOCAL_PARAMETER_NAMES = ("alpha", "beta", "eta")
 FEWSHOT_RATE_MAX = 0.1
+#: ``(sum over the batch's examples, number of examples) -> mean``: how a Hebbian increment is averaged.
+BatchMean = Callable[[Tensor, int], Tensor]
+
+
+def local_batch_mean(total: Tensor, count: int) -> Tensor:
+    """``total / count``: the mean over this process's batch."""
+    return total / count
 
 
 @dataclass(frozen=True)
@@ -73,14 +85,14 @@ class HebbianRule:
             raise UserError(f"Hebbian clamp bound must be a finite number > 0 or None, got {self.bound!r}")
 
 
-def batch_outer(pre: Tensor, post: Tensor) -> Tensor:
+def batch_outer(pre: Tensor, post: Tensor, mean: BatchMean = local_batch_mean) -> Tensor:
     """``mean_b pre[b]ᵀ ⊗ post[b]`` as one matrix product: ``[B, N_in], [B, N_out] -> [N_in, N_out]``."""
     if pre.dim() != 2 or post.dim() != 2 or pre.shape[0] != post.shape[0]:
         raise UserError(
             f"Hebbian factors must be [B, N_in] and [B, N_out], got {tuple(pre.shape)} "
             f"and {tuple(post.shape)}"
         )
-    return pre.t() @ post / pre.shape[0]
+    return mean(pre.t() @ post, pre.shape[0])
 
 
 def hebbian_update(
@@ -92,16 +104,17 @@ def hebbian_update(
     rule: HebbianRule,
     beta: Tensor,
     eta: Tensor,
+    mean: BatchMean = local_batch_mean,
 ) -> Tensor:
     """The trace after one step (module docstring); differentiable in β, η, ``pre`` and ``membrane``."""
     if rule.post == "softmax":
         rate = eta.clamp(max=FEWSHOT_RATE_MAX)
-        return rule.decay * trace + rate * batch_outer(pre, torch.softmax(membrane - beta, dim=-1))
+        return rule.decay * trace + rate * batch_outer(pre, torch.softmax(membrane - beta, dim=-1), mean)
     scale = beta if rule.beta_min is None else beta.clamp(min=rule.beta_min)
     post = membrane / threshold - eta
     if rule.post == "tanh":
         post = post.tanh()
-    trace = rule.decay * trace + rule.sign * batch_outer(pre * scale, post)
+    trace = rule.decay * trace + rule.sign * batch_outer(pre * scale, post, mean)
     return trace if rule.bound is None else trace.clamp(-rule.bound, rule.bound)
 
 
@@ -157,6 +170,8 @@ class PlasticLinear(nn.Module):
         self.fc = nn.Linear(n_in, n_out, bias=bias)
         self.combine, self.rule = combine, rule
         self.n_in, self.n_out = n_in, n_out
+        #: How :meth:`update` averages the Hebbian increment over the batch (module docstring).
+        self.batch_mean: BatchMean = local_batch_mean
         if rule is not None:
             softmax = rule.post == "softmax"
             self.alpha = _init((n_in, n_out) if init.alpha_matrix else (1,), init.alpha, init.alpha_uniform)
@@ -195,9 +210,15 @@ class PlasticLinear(nn.Module):
         """The trace after this step (unchanged for a GP synapse)."""
         if self.rule is None:
             return trace
-        return hebbian_update(
-            trace, x, membrane, threshold=threshold, rule=self.rule, beta=self.beta, eta=self.eta
-        )
+        return hebbian_update(trace, x, membrane, threshold=threshold, rule=self.rule, beta=self.beta,
+                              eta=self.eta, mean=self.batch_mean)  # fmt: skip
+
+
+def use_batch_mean(model: nn.Module, mean: BatchMean = local_batch_mean) -> None:
+    """Make every plastic layer of ``model`` average its Hebbian increments with ``mean``."""
+    for module in model.modules():
+        if isinstance(module, PlasticLinear):
+            module.batch_mean = mean
 
 
 def split_parameters(module: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:

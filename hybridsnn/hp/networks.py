@@ -9,7 +9,7 @@ from torch import nn
 
 from hybridsnn.hp.cnn import CNNConfig, HPConvNet, get_cnn_config
 from hybridsnn.hp.fewshot import FewShotConfig, FewShotNet
-from hybridsnn.hp.mlp import HPMLP, SIMPLE, TOLERANCE
+from hybridsnn.hp.mlp import HPMLP, SIMPLE, TOLERANCE, MLPConfig
 from hybridsnn.hp.multitask import MultitaskConfig, MultitaskNet
 from hybridsnn.hp.settings import HPSettings
 
@@ -41,13 +41,20 @@ def cnn_config(settings: HPSettings) -> CNNConfig:
     return replace(config, convs=convs, dense=dense)
 
 
+def mlp_config(settings: HPSettings) -> MLPConfig:
+    """The MLP of ``simple`` / ``tolerance``: the seed's 784-512-10, or H·W·C inputs and K outputs for a
+    user dataset (the hidden layer and the neuron constants unchanged)."""
+    config = SIMPLE if settings.task == "simple" else TOLERANCE
+    if settings.data is None:
+        return config
+    return replace(config, sizes=(settings.data.n_inputs, *config.sizes[1:-1], len(settings.data.classes)))
+
+
 def build_network(settings: HPSettings) -> nn.Module:
     """The network of the settings' task, method and dataset."""
     task, method = settings.task, settings.method
-    if task == "simple":
-        return HPMLP(SIMPLE, method)
-    if task == "tolerance":
-        return HPMLP(TOLERANCE, method)
+    if task in ("simple", "tolerance"):
+        return HPMLP(mlp_config(settings), method)
     if task == "classification":
         return HPConvNet(cnn_config(settings), method)
     if task == "multitask":

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from hybridsnn.data.user_dataset import TRAINED_ON, TrainedOn, is_dataset_path
 from hybridsnn.errors import UserError
 from hybridsnn.hp.cnn import get_cnn_config
 from hybridsnn.hp.methods import Method, resolve_method
@@ -22,6 +23,10 @@ from hybridsnn.hp.methods import Method, resolve_method
 IMAGE_TASKS = ("simple", "tolerance", "classification")
 EPOCH_TASKS = (*IMAGE_TASKS, "multitask")
 SWEEP_TASKS = ("simple", "tolerance")
+#: Tasks that train on a user's own dataset (``--dataset PATH``, docs/own_data.md): the MLPs, sized by it.
+USER_DATA_TASKS = ("simple", "tolerance")
+#: The catalogued datasets ``--dataset`` names (any other value that looks like a path is a user dataset).
+CATALOGUE = ("mnist", "fashion-mnist", "cifar10", "omniglot")
 #: The CIFAR-10 CNN's SGD learning rate (the seed's; its other tasks train with Adam).
 CIFAR_SGD_LR = 0.08
 
@@ -117,7 +122,9 @@ class HPSettings:
 
     epochs: training epochs (multitask: per task); batch_size: samples per batch; lr, local_lr: learning
     rates of the GP weights and of α, β, η; train_subset, test_subset: the first N samples of each split
-    (None: all); cnn_divisors: the narrower CNN of a quick classification run (None: the seed's CNN).
+    (None: all); cnn_divisors: the narrower CNN of a quick classification run (None: the seed's CNN);
+    data: the user dataset (``--dataset PATH``) the MLP is sized for (H·W·C inputs, K outputs), None for a
+    catalogued one.
     """
 
     task: str
@@ -132,6 +139,7 @@ class HPSettings:
     multitask: MultitaskSettings
     fewshot: FewShotSettings
     cnn_divisors: tuple[int, int] | None = None
+    data: TrainedOn | None = None
 
     def to_config(self) -> dict[str, Any]:
         """The settings as stored in config.json and checkpoints: flat, one key per flag destination."""
@@ -150,7 +158,14 @@ class HPSettings:
         }
         if self.cnn_divisors:
             config["cnn_divisors"] = list(self.cnn_divisors)
+        if self.data is not None:
+            config[TRAINED_ON] = self.data.to_dict()
         return config
+
+    @property
+    def image_size(self) -> tuple[int, int] | None:
+        """``(H, W)`` of a user dataset's images (None: a catalogued dataset)."""
+        return None if self.data is None else self.data.image_shape[:2]
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> HPSettings:
@@ -166,10 +181,22 @@ def _first(*values: Any) -> Any:
     return next(value for value in values if value is not None)
 
 
+def is_user_dataset(dataset: object) -> bool:
+    """Whether a ``--dataset`` value is the path of a user's own dataset, not a catalogued name."""
+    return isinstance(dataset, str) and is_dataset_path(dataset, CATALOGUE)
+
+
 def check_dataset(task: str, dataset: str) -> str:
-    """``dataset`` if ``task`` runs on it (fewshot: always omniglot)."""
+    """``dataset`` if ``task`` runs on it (fewshot: always omniglot; a user dataset's path: the MLP tasks)."""
     if task == "fewshot":
         return "omniglot"
+    if is_user_dataset(dataset):
+        if task not in USER_DATA_TASKS:
+            tasks = " or ".join(USER_DATA_TASKS)
+            raise UserError(f"--dataset {dataset} (a user dataset) trains --task {tasks} (MLPs sized by the "
+                            f"images), not --task {task}: its networks are fixed to the catalogued datasets' "
+                            "images")  # fmt: skip
+        return dataset
     if task == "classification":
         get_cnn_config(dataset)
     elif dataset not in ("mnist", "fashion-mnist"):
@@ -203,6 +230,7 @@ def resolve_settings(task: str, given: Mapping[str, Any]) -> HPSettings:
         test_subset=given.get("test_subset"),
         multitask=_part(MultitaskSettings, given),
         fewshot=_part(FewShotSettings, given),
+        data=TrainedOn.from_config(dataset, given) if is_user_dataset(dataset) else None,
     )
 
 

@@ -3,7 +3,8 @@ learning frozen, at each noise level (variance 0.01·i) and occlusion level (cen
 :mod:`hybridsnn.hp.corruption` (docs/hp.md, «Tasks»).
 
 Each level's accuracy goes to ``metrics.jsonl`` as a record of split ``noise`` / ``occlusion`` (x: ``level``)
-and to the final metrics as ``noise<i>_accuracy`` / ``occlusion<i>_accuracy``.
+and to the final metrics as ``noise<i>_accuracy`` / ``occlusion<i>_accuracy``. The noise is per pixel, so
+it applies to images of any size; the occlusion square must fit the image (:func:`occlusion_limit`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from hybridsnn.errors import UserError
 from hybridsnn.hp.corruption import add_noise, occlude_center
 from hybridsnn.hp.data import TensorBatches
 from hybridsnn.hp.training import ClassifierSteps
@@ -57,15 +59,35 @@ def sweep(
     return results
 
 
-def sweeps_for(task: str, args: argparse.Namespace) -> dict[str, list[int]]:
+def occlusion_limit(image_size: tuple[int, int] | None) -> int:
+    """The highest occlusion level whose 2I×2I square fits images of ``image_size`` ``(H, W)``: min(H, W)//2,
+    at most :data:`MAX_OCCLUSION_LEVEL` (None: the 28×28 catalogued images, 14)."""
+    return MAX_OCCLUSION_LEVEL if image_size is None else min(MAX_OCCLUSION_LEVEL, min(image_size) // 2)
+
+
+def check_occlusion_levels(levels: Sequence[int] | None, image_size: tuple[int, int]) -> None:
+    """Refuse ``--occlusion-levels`` whose square does not fit images of ``image_size`` ``(H, W)``."""
+    limit = occlusion_limit(image_size)
+    too_big = [level for level in levels or () if level > limit]
+    if too_big:
+        height, width = image_size
+        raise UserError(f"--occlusion-levels {too_big[0]} does not fit the {height}x{width} images: level I "
+                        f"blanks the central 2Ix2I square, so I is at most {limit} here")  # fmt: skip
+
+
+def sweeps_for(task: str, args: argparse.Namespace,
+               image_size: tuple[int, int] | None = None) -> dict[str, list[int]]:  # fmt: skip
     """The corruption sweeps run after training/testing ``task`` (``--noise-levels``, ``--occlusion-levels``,
-    else the seed's levels; classification: none)."""
+    else the seed's levels; classification: none). ``image_size`` ``(H, W)`` of a user dataset: the default
+    occlusion levels stop at :func:`occlusion_limit` (12×10 images: 0..5)."""
     if task not in SWEEP_DEFAULTS:
         return {}
     noise = args.noise_levels if args.noise_levels is not None else SWEEP_DEFAULTS[task]
     if task == "simple":
         return {"noise": noise}
-    occlusion = args.occlusion_levels if args.occlusion_levels is not None else SWEEP_DEFAULTS[task]
+    limit = occlusion_limit(image_size)
+    defaults = [level for level in SWEEP_DEFAULTS[task] if level <= limit]
+    occlusion = args.occlusion_levels if args.occlusion_levels is not None else defaults
     return {"occlusion": occlusion, "noise": noise}
 
 

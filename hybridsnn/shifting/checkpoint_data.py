@@ -1,18 +1,20 @@
 """The data a checkpoint is tested on (``test shifting``): what its training run evaluated, rebuilt from the
 configuration stored in the checkpoint — the 4 XOR patterns, its Iris fold's test rows, the image test split
-in its input encoding, or its spike task's validation trials (its data seed, ``--quick`` task and count).
+in its input encoding (of its user dataset where it was trained on one: ``--dataset``, default the training
+run's path), or its spike task's validation trials (its data seed, ``--quick`` task and count).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 
 import torch
 
 from hybridsnn.checkpoint import Checkpoint
-from hybridsnn.errors import CheckpointError
-from hybridsnn.shifting.checkpoints import SEED_RANGE, stored, whole
-from hybridsnn.shifting.data import ENCODINGS, Split, image_split, iris_folds, xor_task
+from hybridsnn.errors import CheckpointError, UserError
+from hybridsnn.shifting.checkpoints import SEED_RANGE, UserData, stored, user_data, whole
+from hybridsnn.shifting.data import ENCODINGS, Split, image_data, image_split, iris_folds, xor_task
 from hybridsnn.shifting.settings import setting
 from hybridsnn.shifting.spike_run import spike_trials
 from hybridsnn.shifting.spike_task import SpikeTrial
@@ -36,11 +38,24 @@ def checkpoint_split(args: argparse.Namespace, checkpoint: Checkpoint) -> tuple[
                                   f"0..{IRIS_FOLDS - 1}")  # fmt: skip
         seed = stored(checkpoint, "seed", 0, lambda v: whole(v, 0, 2**32 - 1), SEED_RANGE)
         return iris_folds(seed, args.data_root)[fold][1], f"iris fold {fold}"
-    limit = setting(args, "test_size")
-    split = image_split(
-        args.task, "test", encoding=stored_encoding(checkpoint), limit=limit, root=args.data_root
-    )
-    return split, args.task
+    limit, encoding = setting(args, "test_size"), stored_encoding(checkpoint)
+    trained, given = user_data(checkpoint, str(args.checkpoint)), getattr(args, "dataset", None)
+    if trained is None:
+        if given is not None:
+            raise CheckpointError(f"checkpoint {args.checkpoint!r} was trained on {args.task}, not --dataset "
+                                  f"{given}; leave --dataset out")  # fmt: skip
+        return image_split(args.task, "test", encoding=encoding, limit=limit, root=args.data_root), args.task
+    source = given or (trained.path if os.path.exists(trained.path) else None)
+    if source is None:
+        raise UserError(f"checkpoint {args.checkpoint!r} was trained on {trained.describe()}, which is not "
+                        "there any more; pass that data as --dataset PATH")  # fmt: skip
+    data = image_data(source, "test", encoding=encoding, limit=limit, root=args.data_root)
+    found = UserData(source, data.image_shape, data.classes)
+    if (found.image_shape, found.classes) != (trained.image_shape, trained.classes):
+        raise CheckpointError(f"checkpoint {args.checkpoint!r} was trained on {trained.describe()}, not on "
+                              f"{found.describe()}; a network takes only images of the size and classes it "
+                              "was trained on")  # fmt: skip
+    return data.split, source
 
 
 def checkpoint_trials(

@@ -10,7 +10,9 @@ the task, the layer sizes, one Adam step count per layer and what the task's loo
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from hybridsnn.shifting.system import SYSTEM, TASKS
 from hybridsnn.shifting.training import Progress, layer_sizes, layer_tensors, layers_from_tensors
 
 MODEL = SYSTEM.name  # the model name a shifting checkpoint carries
+USER_DATA = "user_data"  # metadata of a network trained on a user's own dataset (:class:`UserData`)
 SEED_RANGE = "a seed, a whole number 0..4294967295"
 
 
@@ -80,10 +83,64 @@ def checked_layers(checkpoint: Checkpoint, source: str) -> list[LayerParams]:
                                   "floats")  # fmt: skip
     layers = layers_from_tensors(checkpoint.tensors, steps, dtype=task_dtype(task), source=source)
     sizes, base = layer_sizes(layers), TASK_SETTINGS[task].sizes
-    if sizes[0] != base[0] or sizes[-1] != base[-1]:
-        raise CheckpointError(f"checkpoint {source!r} holds a network of sizes {sizes}; a {task} network has "
-                              f"{base[0]} inputs and {base[-1]} outputs")  # fmt: skip
+    data = user_data(checkpoint, source)
+    n_in, n_out = (data.n_inputs, data.n_outputs) if data else (base[0], base[-1])
+    if sizes[0] != n_in or sizes[-1] != n_out:
+        kind = f"{task} network" + (f" of {data.describe()}" if data else "")
+        raise CheckpointError(f"checkpoint {source!r} holds a network of sizes {sizes}; a {kind} has "
+                              f"{n_in} inputs and {n_out} outputs")  # fmt: skip
     return layers
+
+
+@dataclass(frozen=True)
+class UserData:
+    """The user dataset an image-task network was trained on (checkpoint metadata ``user_data``): the
+    ``--dataset`` path of its training run, the shape of one image ((H, W) or (H, W, C)) and the classes."""
+
+    path: str
+    image_shape: tuple[int, ...]
+    classes: tuple[str, ...]
+
+    @property
+    def n_inputs(self) -> int:
+        """Input neurons: one per pixel value, H·W·C."""
+        return int(math.prod(self.image_shape))
+
+    @property
+    def n_outputs(self) -> int:
+        """Output neurons: one per class."""
+        return len(self.classes)
+
+    def describe(self) -> str:
+        """E.g. ``the user dataset data.npz (12x10 images, classes a, b, c)``."""
+        size = "x".join(map(str, self.image_shape))
+        return f"the user dataset {self.path} ({size} images, classes {', '.join(self.classes)})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The metadata form."""
+        return {"path": self.path, "image_shape": list(self.image_shape), "classes": list(self.classes)}
+
+
+def user_data(checkpoint: Checkpoint, source: str) -> UserData | None:
+    """The checkpoint's :class:`UserData` (None for a network of a catalogued dataset), refused with one
+    line when damaged."""
+    meta = checkpoint.extra.get(USER_DATA)
+    if meta is None:
+        return None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"checkpoint {source!r}: {USER_DATA} is {meta!r}; expected a mapping with "
+                              "path, image_shape and classes")  # fmt: skip
+    path, shape, classes = meta.get("path"), meta.get("image_shape"), meta.get("classes")
+    if not isinstance(path, str):
+        raise CheckpointError(f"checkpoint {source!r}: {USER_DATA}.path is {path!r}; expected a path")
+    if not (isinstance(shape, list) and len(shape) in (2, 3) and all(whole(n, 1) for n in shape)):
+        raise CheckpointError(f"checkpoint {source!r}: {USER_DATA}.image_shape is {shape!r}; expected [H, W] "
+                              "or [H, W, C], whole numbers >= 1")  # fmt: skip
+    if not (isinstance(classes, list) and len(classes) >= 2 and all(isinstance(c, str) for c in classes)
+            and len(set(classes)) == len(classes)):  # fmt: skip
+        raise CheckpointError(f"checkpoint {source!r}: {USER_DATA}.classes is {classes!r}; expected at least "
+                              "2 distinct class names")  # fmt: skip
+    return UserData(path, tuple(shape), tuple(classes))
 
 
 def stored(checkpoint: Checkpoint, key: str, default: Any, ok: Callable[[Any], bool], allowed: str) -> Any:

@@ -2,7 +2,9 @@
 
 A feature x becomes the spike time t = 1 − x (larger values spike earlier), carried as z0 = exp(1 − x).
 XOR and Iris come from the project's dataset layer (Iris is scikit-learn's bundled copy of the UCI file, with
-the same 150 rows in the same class order), the images from ``hybridsnn.data.load_dataset``.
+the same 150 rows in the same class order), the images from ``hybridsnn.data.load_dataset``: MNIST /
+Fashion-MNIST, or a user's own dataset (``--dataset PATH``, docs/own_data.md) of any image size and class
+count, which then sizes the network's input (H·W·C) and output (K) layers.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hybridsnn.data import load_dataset
+from hybridsnn.data import is_dataset_path, load_dataset
 from hybridsnn.errors import unknown_choice
 
 XOR_LOW, XOR_HIGH = 0.01, 0.99
@@ -85,7 +87,8 @@ def iris_folds(seed: int, root: str | os.PathLike[str] | None = None) -> list[tu
 
 
 def encode_images(pixels: np.ndarray, encoding: str = "binary") -> Tensor:
-    """Images (N, 28, 28) uint8 0..255 or floats in [0, 1] -> z0 (N, 784) float32.
+    """Images (N, H, W) or (N, H, W, C), uint8 0..255 or floats in [0, 1] -> z0 (N, H·W·C) float32 (784 for
+    MNIST).
 
     ``binary`` (default, the original test path): pixel > 0.5 -> x = 0.01, otherwise x = 2.3, so dark pixels
     spike first (t = −1.3) and bright ones at t = 0.99. ``grey``: x = pixel in [0, 1] (t = 1 − pixel).
@@ -99,6 +102,32 @@ def encode_images(pixels: np.ndarray, encoding: str = "binary") -> Tensor:
     return encode_features(x)
 
 
+@dataclass(frozen=True)
+class ImageData:
+    """An image task's split, encoded, with the shape of one image ((H, W) or (H, W, C)) and the classes."""
+
+    split: Split
+    image_shape: tuple[int, ...]
+    classes: tuple[str, ...]
+
+
+def image_data(
+    source: str,
+    split: str,
+    *,
+    encoding: str = "binary",
+    limit: int | None = None,
+    root: str | os.PathLike[str] | None = None,
+) -> ImageData:
+    """The first ``limit`` images (all with None) of ``source``/``split`` in file order, encoded;
+    ``source``: mnist, fashion-mnist or the path of a user dataset."""
+    if not is_user_dataset(source) and source not in IMAGE_DATASETS:
+        raise unknown_choice("image dataset", source, IMAGE_DATASETS)
+    data = load_dataset(source, split, root=root, limit=limit)
+    encoded = Split(encode_images(data.x, encoding), torch.as_tensor(data.y))
+    return ImageData(encoded, tuple(data.x.shape[1:]), data.classes)
+
+
 def image_split(
     dataset: str,
     split: str,
@@ -107,11 +136,13 @@ def image_split(
     limit: int | None = None,
     root: str | os.PathLike[str] | None = None,
 ) -> Split:
-    """The first ``limit`` images (all with None) of ``dataset``/``split`` in file order, encoded."""
-    if dataset not in IMAGE_DATASETS:
-        raise unknown_choice("image dataset", dataset, IMAGE_DATASETS)
-    data = load_dataset(dataset, split, root=root, limit=limit)
-    return Split(encode_images(data.x, encoding), torch.as_tensor(data.y))
+    """The encoded split of :func:`image_data`."""
+    return image_data(dataset, split, encoding=encoding, limit=limit, root=root).split
+
+
+def is_user_dataset(source: str | None) -> bool:
+    """Whether ``source`` (``--dataset``) is the path of a user's own dataset."""
+    return source is not None and is_dataset_path(source, IMAGE_DATASETS)
 
 
 def shuffled(split: Split, seed: int) -> Split:

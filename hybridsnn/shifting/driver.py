@@ -24,20 +24,28 @@ from typing import Any
 import torch
 
 from hybridsnn.atomic import write_json
+from hybridsnn.checkpoint import Checkpoint
 from hybridsnn.data.image_files import read_label_file
 from hybridsnn.results import Run
 from hybridsnn.runtime import configure_threads, seed_everything
 from hybridsnn.shifting.checkpoint_data import checkpoint_split, checkpoint_trials, stored_encoding
+from hybridsnn.shifting.checkpoints import user_data
 from hybridsnn.shifting.flags import add_arguments, validate
 from hybridsnn.shifting.image_run import train_images
-from hybridsnn.shifting.inputs import predict_inputs
+from hybridsnn.shifting.inputs import MNIST_SHAPE, predict_inputs
 from hybridsnn.shifting.iris_run import train_iris
-from hybridsnn.shifting.networks import engine_name, frozen_network
+from hybridsnn.shifting.networks import engine_name, frozen_network, run_device
 from hybridsnn.shifting.reporting import save_outputs
 from hybridsnn.shifting.settings import restore_flags, task_settings
 from hybridsnn.shifting.spike_run import train_spikes
-from hybridsnn.shifting.training import evaluate, evaluate_trials, layer_sizes, trial_tensors
+from hybridsnn.shifting.training import (
+    evaluate_on_ranks,
+    evaluate_trials_on_ranks,
+    layer_sizes,
+    trial_tensors,
+)
 from hybridsnn.shifting.xor_run import train_xor
+from hybridsnn.spiking.distributed import DistributedContext, init_distributed, shutdown_distributed
 
 __all__ = ["add_arguments", "plot", "predict", "test", "train", "validate"]
 
@@ -56,15 +64,25 @@ def train(args: argparse.Namespace, run: Run) -> dict:
 
 
 def test(args: argparse.Namespace, run: Run) -> dict:
-    """Evaluate ``--checkpoint`` with learning off on its task's test data (argmin decision)."""
+    """Evaluate ``--checkpoint`` with learning off on its task's test data (argmin decision). Under
+    torchrun (``torchrun --nproc_per_node N -m hybridsnn test shifting ...``) the test set is split over the
+    processes in whole batches and the outputs ẑ gathered: process 0 records the result one process gets."""
+    context = init_distributed(run_device(args))
+    try:
+        return _test(args, run, context)
+    finally:
+        shutdown_distributed()
+
+
+def _test(args: argparse.Namespace, run: Run, context: DistributedContext) -> dict:
     checkpoint, network, device = frozen_network(args)
     if args.task == "spikes":
         trials, labels = checkpoint_trials(args, checkpoint)
-        accuracy, z_hat = evaluate_trials(network, trials, device)  # type: ignore[arg-type]
+        accuracy, z_hat = evaluate_trials_on_ranks(network, trials, context, device)  # type: ignore[arg-type]
         dataset = "spikes (synthetic validation)"
     else:
         split, dataset = checkpoint_split(args, checkpoint)
-        accuracy, z_hat = evaluate(network, split.to(device))
+        accuracy, z_hat = evaluate_on_ranks(network, split.to(device), context)
         labels = split.labels
     run.log_metrics(step=0, split="test", accuracy=accuracy)
     save_outputs(run, labels, z_hat, f"{args.task} test")
@@ -75,14 +93,23 @@ def test(args: argparse.Namespace, run: Run) -> dict:
         engine=engine_name(args),
         device=str(device),
         checkpoint=str(args.checkpoint),
+        **_classes(checkpoint, args),
     )
+
+
+def _classes(checkpoint: Checkpoint, args: argparse.Namespace) -> dict[str, list[str]]:
+    """``{"classes": [...]}`` for a network of a user dataset (its class names), else nothing."""
+    data = user_data(checkpoint, str(args.checkpoint))
+    return {"classes": list(data.classes)} if data else {}
 
 
 def predict(args: argparse.Namespace, run: Run) -> dict:
     """Classify ``--input`` (earliest output spike); writes ``predictions.json``, prints one class a line."""
     checkpoint, network, device = frozen_network(args)
     sizes = layer_sizes(network.layers)
-    inputs = predict_inputs(args, sizes[0], stored_encoding(checkpoint))
+    data = user_data(checkpoint, str(args.checkpoint))
+    shape = data.image_shape if data else MNIST_SHAPE
+    inputs = predict_inputs(args, sizes[0], stored_encoding(checkpoint), shape)
     count = len(inputs)
     labels = read_label_file(args.labels, count=count, classes=sizes[-1]) if args.labels else None
     if isinstance(inputs, list):
@@ -95,7 +122,11 @@ def predict(args: argparse.Namespace, run: Run) -> dict:
         metrics["accuracy"] = float((predicted == labels).mean())
     write_json(
         run.path / PREDICTIONS_FILE,
-        {"predictions": predicted.tolist(), "spike_times": torch.log(z_hat).tolist()},
+        {
+            "predictions": predicted.tolist(),
+            "spike_times": torch.log(z_hat).tolist(),
+            **_classes(checkpoint, args),
+        },
     )
     for index, label in enumerate(predicted):
         print(f"{index}\t{label}")
@@ -106,6 +137,7 @@ def predict(args: argparse.Namespace, run: Run) -> dict:
         engine=engine_name(args),
         device=str(device),
         checkpoint=str(args.checkpoint),
+        **_classes(checkpoint, args),
     )
 
 

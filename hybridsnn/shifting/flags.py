@@ -13,6 +13,7 @@ import argparse
 from hybridsnn.checks import values
 from hybridsnn.checks.flags import refuse_flags_not_read, refuse_training_flags
 from hybridsnn.checks.paths import check_readable_file
+from hybridsnn.data.user_dataset import dataset_flag
 from hybridsnn.errors import UserError
 from hybridsnn.flag_groups import add_device_flags, add_engine_flags
 from hybridsnn.runtime import select_device
@@ -33,6 +34,7 @@ READ_BY = {
     "train_size": ("mnist", "fashion-mnist", "spikes"),
     "test_size": ("mnist", "fashion-mnist", "spikes"),
     "encoding": IMAGE_DATASETS,
+    "dataset": IMAGE_DATASETS,
     "checkpoint_every": ("mnist", "fashion-mnist", "spikes"),
     "data_seed": ("spikes",),
 }
@@ -64,6 +66,16 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         default=None,
         help="mnist: first N test images (default 10000); spikes: validation trials (default 50)",
     )
+    if command in ("train", "test"):
+        add(
+            "--dataset",
+            type=dataset_flag(()),
+            default=None,
+            metavar="PATH",
+            help="mnist/fashion-mnist tasks: your own images instead of the task's, a .npz (x_train, "
+            "y_train, x_test, y_test) or a folder train/<class>/*.png, test/<class>/*.png; the network gets "
+            "H*W*C inputs and one output per class (docs/own_data.md). test: default the checkpoint's",
+        )
     if command == "predict":
         _add_predict_flags(parser)
     elif command == "train":
@@ -77,9 +89,9 @@ def _add_predict_flags(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         required=True,
         metavar="FILE",
-        help="mnist: images (.npy, IDX, PNG); xor: features in [0, 1], iris: measurements in cm "
-        "(0..100), both .npy or text, one sample per row; spikes: .npz with 'times' (s, 0..10) and "
-        "'afferents' of one trial",
+        help="mnist: images (.npy, IDX, PNG) of the checkpoint's size (28x28, or that of its --dataset); "
+        "xor: features in [0, 1], iris: measurements in cm (0..100), both .npy or text, one sample per row; "
+        "spikes: .npz with 'times' (s, 0..10) and 'afferents' of one trial",
     )
     parser.add_argument(
         "--labels",

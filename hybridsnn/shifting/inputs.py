@@ -22,6 +22,7 @@ from hybridsnn.shifting.spike_task import SpikeTaskConfig, SpikeTrial
 #: Allowed feature values of the predict inputs (xor: features; iris: measurements in cm).
 FEATURE_RANGES = {"xor": (0.0, 1.0, "features in [0, 1]"), "iris": (0.0, 100.0, "measurements in cm, 0..100")}
 SPIKE_TRIAL_S = SpikeTaskConfig().duration_s  # length of a spike-task trial, s
+MNIST_SHAPE = (28, 28)  # (H, W) of the catalogued image tasks' images
 
 
 def starts_with(path: Path, magic: bytes) -> bool:
@@ -99,14 +100,19 @@ def read_spike_trial(path: str, n_inputs: int) -> SpikeTrial:
                       np.empty(0))  # fmt: skip
 
 
-def predict_inputs(args: argparse.Namespace, n_inputs: int, encoding: str) -> torch.Tensor | list[SpikeTrial]:
-    """The ``--input`` files as z0 (N, I), or as spike trials for the spikes task."""
+def predict_inputs(
+    args: argparse.Namespace, n_inputs: int, encoding: str, image_shape: tuple[int, ...] = MNIST_SHAPE
+) -> torch.Tensor | list[SpikeTrial]:
+    """The ``--input`` files as z0 (N, I), or as spike trials for the spikes task; images must be of
+    ``image_shape``, (H, W) or (H, W, C): the network's (28x28 for MNIST, a user dataset's own)."""
     if args.task == "spikes":
         return [read_spike_trial(path, n_inputs) for path in args.input]
     if args.task in IMAGE_DATASETS:
         from hybridsnn.data import read_image_file
 
-        images = np.concatenate([read_image_file(path, (1, 28, 28)) for path in args.input])
+        channels = image_shape[2] if len(image_shape) == 3 else 1
+        shape = (channels, image_shape[0], image_shape[1])
+        images = np.concatenate([read_image_file(path, shape) for path in args.input])
         return encode_images(images, encoding)
     x = np.concatenate([read_features(path, n_inputs, args.task) for path in args.input])
     return encode_features(scale_iris(x, args.data_root) if args.task == "iris" else x)

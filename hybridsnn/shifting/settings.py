@@ -37,6 +37,11 @@ class TaskSettings:
         """The same settings with ``hidden`` neurons in the (single) hidden layer."""
         return replace(self, sizes=(self.sizes[0], hidden, self.sizes[-1]))
 
+    def with_io(self, inputs: int, outputs: int) -> TaskSettings:
+        """The same settings with ``inputs`` input and ``outputs`` output neurons (a user dataset's H·W·C
+        and K)."""
+        return replace(self, sizes=(inputs, *self.sizes[1:-1], outputs))
+
 
 #: The original scripts' settings (docs/shifting.md, «Usage», the settings table).
 TASK_SETTINGS = {
@@ -93,6 +98,7 @@ RESUMED_FLAGS = (
     "train_size",
     "test_size",
     "encoding",
+    "dataset",
     "engine",
     "dt",
     "lanes",

@@ -8,6 +8,7 @@ sums of the epoch's monitor) is a small dataclass that goes into the checkpoint 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -22,8 +23,11 @@ from hybridsnn.shifting.data import Split
 from hybridsnn.shifting.reference import LayerParams, MultiSpikeNetwork
 from hybridsnn.shifting.settings import TaskSettings
 from hybridsnn.shifting.spike_task import SpikeTrial
+from hybridsnn.spiking.distributed import DistributedContext
 
 LAYER_TENSORS = ("w", "etp", "m_w", "v_w", "m_p", "v_p")
+#: Samples per forward of :func:`evaluate` (the original loaders' test batch).
+EVAL_BATCH = 100
 
 
 class Network(Protocol):
@@ -169,14 +173,34 @@ def train_epochs(
             on_epoch(progress, metrics)
 
 
-def evaluate(network: Network, split: Split, batch_size: int = 100) -> tuple[float, Tensor]:
+def evaluate(network: Network, split: Split, batch_size: int = EVAL_BATCH) -> tuple[float, Tensor]:
     """Argmin accuracy on ``split`` and the output ẑ (N, C) on the CPU."""
     outputs = [network.forward(z0)[-1].cpu() for z0, _ in split.batches(batch_size)]
     z_hat = torch.cat(outputs)
-    accuracy = (
-        float((z_hat.argmin(dim=1) == split.labels.cpu()).double().mean()) if len(split) else float("nan")
-    )
-    return accuracy, z_hat
+    return argmin_accuracy(z_hat, split.labels), z_hat
+
+
+def argmin_accuracy(z_hat: Tensor, labels: Tensor) -> float:
+    """Fraction of samples whose earliest output spike (argmin of ẑ) is their label (NaN for none)."""
+    return float((z_hat.argmin(dim=1) == labels.cpu()).double().mean()) if len(labels) else float("nan")
+
+
+def evaluate_on_ranks(network: Network, split: Split, context: DistributedContext,
+                      batch_size: int = EVAL_BATCH) -> tuple[float, Tensor]:  # fmt: skip
+    """:func:`evaluate` with the batches split over the torchrun ranks (contiguous runs of whole batches,
+    so every batch is computed as one process computes it) and ẑ gathered (float64, on the CPU): the same
+    accuracy and ẑ as one process. ``split`` on the network's device."""
+    batches = math.ceil(len(split) / batch_size)
+    bounds = [min(len(split), batch_size * sum(context.slice_sizes(batches)[:rank]))
+              for rank in range(context.world_size + 1)]  # fmt: skip
+    low, high = bounds[context.rank], bounds[context.rank + 1]
+    classes = layer_sizes(network.layers)[-1]
+    local = [network.forward(z0)[-1].cpu().double() for z0, _ in Split(split.z0[low:high],
+             split.labels[low:high]).batches(batch_size)]  # fmt: skip
+    z_local = torch.cat(local) if local else torch.empty((0, classes), dtype=torch.float64)
+    sizes = [b - a for a, b in itertools.pairwise(bounds)]
+    z_hat = context.gather_slices(z_local, sizes)
+    return argmin_accuracy(z_hat, split.labels), z_hat
 
 
 # -- spike task (multi-spike input layer, online) ----------------------------------------------------------
@@ -219,3 +243,14 @@ def evaluate_trials(
     z_hat = torch.cat([network.forward(*trial_tensors(trial, device))[-1].cpu() for trial in trials])
     labels = torch.tensor([trial.label for trial in trials])
     return float((z_hat.argmin(dim=1) == labels).double().mean()), z_hat
+
+
+def evaluate_trials_on_ranks(network: MultiSpikeNetwork, trials: Sequence[SpikeTrial],
+                             context: DistributedContext,
+                             device: torch.device | str = "cpu") -> tuple[float, Tensor]:  # fmt: skip
+    """:func:`evaluate_trials` with the trials split over the torchrun ranks and ẑ gathered (each trial is
+    computed alone, so the result is one process's)."""
+    mine = context.slice_range(len(trials))
+    _, z_local = evaluate_trials(network, trials[mine.start : mine.stop], device)
+    z_hat = context.gather_slices(z_local.double(), context.slice_sizes(len(trials)))
+    return argmin_accuracy(z_hat, torch.tensor([trial.label for trial in trials])), z_hat

@@ -2,7 +2,10 @@
 equations», «Constants per configuration»).
 
 Only the (dataset, hidden size) pairs of the original ``model.h`` exist: MNIST with 100, 400, 1600, 6400 or
-10000 hidden neurons and Fashion-MNIST with 400 or 6400. Times are in ms, voltages in mV, rates in Hz.
+10000 hidden neurons and Fashion-MNIST with 400 or 6400. A user's own dataset (``--dataset PATH``,
+docs/own_data.md) takes the MNIST constants of its hidden size, with H×W input neurons, K output neurons
+and the P2E column sum scaled to the input (0.1 per input neuron, 78.4 for 28×28). Times are in ms, voltages
+in mV, rates in Hz.
 """
 
 from __future__ import annotations
@@ -13,6 +16,10 @@ from typing import Any
 from hybridsnn.errors import UserError
 
 DATASETS = ("mnist", "fashion-mnist")
+USER = "user"  # SymStdpConfig.dataset of a network trained on a user's own dataset
+MNIST_SHAPE = (28, 28)
+DIGITS = tuple(str(d) for d in range(10))
+P2E_NORM_PER_INPUT = 0.1  # P2E column sum per input neuron (78.4 for MNIST's 784)
 SIZES = (100, 400, 1600, 6400, 10000)
 
 # Per-configuration overrides of the SymStdpConfig defaults (the MNIST values), from model.h.
@@ -55,6 +62,8 @@ class SymStdpConfig:
     n_hidden: int
     n_input: int = 784
     n_classes: int = 10
+    input_shape: tuple[int, int] = MNIST_SHAPE  # (H, W) of the images, H*W = n_input
+    classes: tuple[str, ...] = DIGITS  # names of the n_classes output neurons
     dt: float = 0.5
     present_ms: float = 350.0
     rest_ms: float = 150.0
@@ -114,3 +123,13 @@ def make_config(dataset: str, n_hidden: int, **overrides: Any) -> SymStdpConfig:
         )
     base = SymStdpConfig(dataset=dataset, n_hidden=n_hidden, **_TABLE[(dataset, n_hidden)])
     return replace(base, **overrides) if overrides else base
+
+
+def user_config(n_hidden: int, input_shape: tuple[int, int], classes: tuple[str, ...]) -> SymStdpConfig:
+    """The configuration for a user's own dataset of grey ``input_shape`` = (H, W) images and ``classes``:
+    the MNIST constants of ``n_hidden``, H×W input and len(classes) output neurons."""
+    height, width = input_shape
+    base = make_config("mnist", n_hidden)
+    return replace(base, dataset=USER, n_input=height * width, n_classes=len(classes),
+                   input_shape=(height, width), classes=tuple(classes),
+                   p2e_norm=P2E_NORM_PER_INPUT * height * width)  # fmt: skip

@@ -14,6 +14,7 @@ project format, plus import/export of the original text files.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +22,13 @@ import numpy as np
 from hybridsnn.atomic import write_json
 from hybridsnn.checks.flags import refuse_training_flags
 from hybridsnn.checks.paths import check_writable_dir
-from hybridsnn.data import load_dataset, read_image_file
+from hybridsnn.data import ArrayDataset, load_dataset, read_image_file
+from hybridsnn.data.user_dataset import as_pixels, image_shape, is_dataset_path, require_grey
 from hybridsnn.errors import UserError
 from hybridsnn.results import Run
 from hybridsnn.sim.options import check_engine_flags, genn_preferences
 from hybridsnn.sym_stdp import experiment, figures
-from hybridsnn.sym_stdp.config import SymStdpConfig, make_config
+from hybridsnn.sym_stdp.config import DATASETS, MNIST_SHAPE, USER, SymStdpConfig, make_config, user_config
 from hybridsnn.sym_stdp.evaluation import evaluate, label_hidden_neurons, log_evaluation, progress_bar
 from hybridsnn.sym_stdp.flags import (
     MODEL,
@@ -40,7 +42,7 @@ from hybridsnn.sym_stdp.flags import (
 from hybridsnn.sym_stdp.network import InferenceNetwork
 from hybridsnn.sym_stdp.readout import sl_predict, usl_predict
 from hybridsnn.sym_stdp.textformat import export_text_checkpoint
-from hybridsnn.sym_stdp.weights import Weights, frozen_weights, starting_weights
+from hybridsnn.sym_stdp.weights import Trained, Weights, check_same_data, frozen_weights, starting_weights
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
@@ -68,11 +70,44 @@ def validate(args: argparse.Namespace, command: str) -> None:
         check_writable_dir(args.export_original, f"--export-original {args.export_original!r}")
 
 
-def _images(args: argparse.Namespace, split: str, limit: int | None) -> experiment.Images:
-    """The first ``limit`` images (all: None) of ``split`` as uint8 pixels, with their labels."""
+def _is_user(dataset: str | None) -> bool:
+    """Whether ``--dataset`` names a user's own dataset (a path) rather than mnist / fashion-mnist."""
+    return dataset is not None and is_dataset_path(dataset, DATASETS)
+
+
+def _split(args: argparse.Namespace, split: str, limit: int | None,
+           trained: Trained | None = None) -> ArrayDataset:  # fmt: skip
+    """The first ``limit`` samples (all: None) of ``split`` of ``--dataset``; a user dataset must hold grey
+    images and, where ``trained`` (the checkpoint's data) is given, the size and classes it was trained on."""
+    if args.dataset is None:  # test/predict of a user-data checkpoint whose training data path is gone
+        what = trained.describe() if trained else "a user dataset"
+        raise UserError(f"checkpoint {args.checkpoint!r} was trained on {what}; pass that data as --dataset "
+                        "PATH")  # fmt: skip
     options = {"normalize_mean": 30.0} if args.dataset == "fashion-mnist" else {}
     data = load_dataset(args.dataset, split, root=args.data_root, limit=limit, **options)
-    return data.x, data.y
+    if not _is_user(args.dataset):
+        return data
+    require_grey(data, "sym-STDP")
+    if trained is not None:
+        given = Trained(USER, image_shape(data)[:2], data.classes, args.dataset)
+        check_same_data(f"checkpoint {args.checkpoint!r}", trained, given)
+    return data
+
+
+def _images(args: argparse.Namespace, split: str, limit: int | None,
+            trained: Trained | None = None) -> experiment.Images:  # fmt: skip
+    """The first ``limit`` images (all: None) of ``split`` as uint8 pixels, with their labels."""
+    data = _split(args, split, limit, trained)
+    return as_pixels(data.x), data.y
+
+
+def _config(args: argparse.Namespace, train_data: ArrayDataset) -> SymStdpConfig:
+    """The configuration of ``--dataset``/``--neurons``: the original table's, or for a user dataset the
+    MNIST constants with the input and output layers sized by ``train_data``."""
+    n_hidden = count(args, "neurons")
+    if not _is_user(args.dataset):
+        return make_config(args.dataset, n_hidden)
+    return user_config(n_hidden, image_shape(train_data)[:2], train_data.classes)
 
 
 def _inference(args: argparse.Namespace, config: SymStdpConfig) -> InferenceNetwork:
@@ -85,8 +120,11 @@ def _inference(args: argparse.Namespace, config: SymStdpConfig) -> InferenceNetw
 def train(args: argparse.Namespace, run: Run) -> dict:
     """Train both layers (or only the output layer with ``--fixed-hidden``), evaluating periodically."""
     args.dataset = args.dataset or "mnist"
-    config = make_config(args.dataset, count(args, "neurons"))
-    train_set = _images(args, "train", count(args, "train_samples"))
+    if not _is_user(args.dataset):
+        make_config(args.dataset, count(args, "neurons"))  # an impossible size is refused before any reading
+    train_data = _split(args, "train", count(args, "train_samples"))
+    config = _config(args, train_data)
+    train_set = (as_pixels(train_data.x), train_data.y)
     test_set = _images(args, "test", count(args, "test_samples"))
     procedure = experiment.Procedure(
         epochs=args.epochs,
@@ -112,6 +150,7 @@ def train(args: argparse.Namespace, run: Run) -> dict:
         engine=engine_name(args),
         device=device_name(args),
         n_hidden=config.n_hidden,
+        classes=list(config.classes),
     )
 
 
@@ -122,25 +161,33 @@ def _starting_weights(args: argparse.Namespace, config: SymStdpConfig) -> Weight
         return None
     flag = "--fixed-hidden" if args.fixed_hidden else "--checkpoint"
     return starting_weights(start, flag, config, neurons_given=args.neurons is not None,
-                            with_output_layer=bool(args.checkpoint))  # fmt: skip
+                            with_output_layer=bool(args.checkpoint), data_path=args.dataset)  # fmt: skip
 
 
 # -- test / predict --------------------------------------------------------------------------------------
-def _checkpoint_weights(args: argparse.Namespace) -> Weights:
-    """The ``--checkpoint`` weights for test/predict, checked against ``--dataset``/``--neurons``; sets
-    ``args.dataset`` to the dataset they were trained on where none was given."""
-    weights, trained_on = frozen_weights(args.checkpoint, args.dataset, args.neurons)
-    args.dataset = args.dataset or trained_on or "mnist"
-    return weights
+def _checkpoint_weights(args: argparse.Namespace) -> tuple[Weights, Trained]:
+    """The ``--checkpoint`` weights for test/predict and what they were trained on, checked against
+    ``--dataset``/``--neurons``; sets ``args.dataset`` to the dataset they were trained on where none was
+    given (a user dataset: the training run's path if it still exists, else None)."""
+    kind = None if args.dataset is None else (USER if _is_user(args.dataset) else args.dataset)
+    weights, trained = frozen_weights(args.checkpoint, kind, args.neurons, args.dataset)
+    if args.dataset is None:
+        if trained.dataset == USER:
+            found = trained.path is not None and os.path.exists(trained.path)
+            args.dataset = trained.path if found else None
+        else:
+            args.dataset = trained.dataset or "mnist"
+    return weights, trained
 
 
-def _frozen_model(args: argparse.Namespace, weights: Weights) -> tuple[SymStdpConfig, InferenceNetwork]:
+def _frozen_model(args: argparse.Namespace, weights: Weights,
+                  trained: Trained) -> tuple[SymStdpConfig, InferenceNetwork]:  # fmt: skip
     """The inference network of ``weights``; labels the hidden neurons first where the checkpoint has no
     assignments (the original's text files)."""
-    config = make_config(args.dataset, weights["theta"].shape[0])
+    config = trained.config(weights["theta"].shape[0])
     network = _inference(args, config)
     if "assignments" not in weights:
-        x, y = _images(args, "train", args.label_samples)
+        x, y = _images(args, "train", args.label_samples, trained)
         weights["assignments"] = label_hidden_neurons(
             network, weights["p2e"], weights["e2c"], weights["theta"], x, y, config
         )
@@ -149,9 +196,9 @@ def _frozen_model(args: argparse.Namespace, weights: Weights) -> tuple[SymStdpCo
 
 def test(args: argparse.Namespace, run: Run) -> dict:
     """Evaluate a checkpoint on the test set with plasticity, θ and teacher frozen."""
-    weights = _checkpoint_weights(args)
-    config, network = _frozen_model(args, weights)
-    x, y = _images(args, "test", count(args, "test_samples"))
+    weights, trained = _checkpoint_weights(args)
+    x, y = _images(args, "test", count(args, "test_samples"), trained)  # checked before the network is built
+    config, network = _frozen_model(args, weights, trained)
     with progress_bar(len(x), "test", not args.no_progress) as pbar:
         result = evaluate(network, weights["p2e"], weights["e2c"], weights["theta"], weights["assignments"],
                           x, y, pbar.update)  # fmt: skip
@@ -163,21 +210,21 @@ def test(args: argparse.Namespace, run: Run) -> dict:
         engine=engine_name(args),
         device=device_name(args),
         n_hidden=config.n_hidden,
+        classes=list(config.classes),
     )
 
 
-def read_images(paths: list[str]) -> np.ndarray:
-    """28x28 images as uint8 pixels (0..255, the input rates' unit) from IDX, .npy or PNG files."""
-    images = [read_image_file(path, (1, 28, 28)) for path in paths]
-    scaled = [np.rint(x * 255.0) if x.dtype != np.uint8 else x for x in images]  # [0, 1] floats -> pixels
-    return np.concatenate(scaled).astype(np.uint8)
+def read_images(paths: list[str], shape: tuple[int, int] = MNIST_SHAPE) -> np.ndarray:
+    """Grey images of ``shape`` = (H, W) (28x28 for MNIST) as uint8 pixels (0..255, the input rates' unit)
+    from IDX, .npy or PNG files."""
+    return np.concatenate([as_pixels(read_image_file(path, (1, *shape))) for path in paths])
 
 
 def predict(args: argparse.Namespace, run: Run) -> dict:
     """Classify the ``--input`` images with a checkpoint; writes ``predictions.json`` in the run directory."""
-    weights = _checkpoint_weights(args)
-    images = read_images(args.input)  # before the network is built and any labelling pass runs
-    config, network = _frozen_model(args, weights)
+    weights, trained = _checkpoint_weights(args)
+    images = read_images(args.input, trained.input_shape)  # before the network is built and any labelling
+    config, network = _frozen_model(args, weights, trained)
     network.load_weights(weights["p2e"], weights["e2c"], weights["theta"])
     with progress_bar(len(images), "predict", not args.no_progress) as pbar:
         hidden, output, _ = network.classify(images, pbar.update)
@@ -185,12 +232,16 @@ def predict(args: argparse.Namespace, run: Run) -> dict:
     usl = usl_predict(hidden, weights["assignments"], config.n_classes)
     write_json(
         run.path / "predictions.json",
-        {"sl": sl.tolist(), "usl": usl.tolist(), "output_counts": output.tolist()},
+        {
+            "sl": sl.tolist(),
+            "usl": usl.tolist(),
+            "output_counts": output.tolist(),
+            "classes": list(config.classes),
+        },
     )
     print(" ".join(str(p) for p in sl))
-    return run.finish(
-        {"predictions": len(sl)}, samples=len(sl), engine=engine_name(args), device=device_name(args)
-    )
+    return run.finish({"predictions": len(sl)}, samples=len(sl), engine=engine_name(args),
+                      device=device_name(args), classes=list(config.classes))  # fmt: skip
 
 
 # -- plot ------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from hybridsnn.checks import values
+from hybridsnn.data.user_dataset import dataset_flag
 from hybridsnn.flag_groups import add_engine_flags
 from hybridsnn.sim import available_engines, default_engine
 from hybridsnn.sim.options import add_engine_tuning_flags, engine_threads, genn_preferences
@@ -43,10 +44,13 @@ def add_flags(parser: argparse.ArgumentParser, command: str) -> None:
         return
     parser.add_argument(
         "--dataset",
-        choices=DATASETS,
+        type=dataset_flag(DATASETS),
         default=None,
+        metavar="{" + ",".join(DATASETS) + "}|PATH",
         help="training/test images (default: mnist; test/predict: the checkpoint's); fashion-mnist gets the "
-        "per-image mean-30 scaling",
+        "per-image mean-30 scaling. PATH: your own grey images, a .npz (x_train, y_train, x_test, y_test) or "
+        "a folder train/<class>/*.png, test/<class>/*.png; the network gets HxW inputs and one output "
+        "neuron per class (docs/own_data.md)",
     )
     parser.add_argument(
         "--neurons",
@@ -88,7 +92,8 @@ def add_flags(parser: argparse.ArgumentParser, command: str) -> None:
             nargs="+",
             required=True,
             metavar="FILE",
-            help="images to classify: IDX (.gz or raw), .npy (N,28,28) or PNG files",
+            help="images to classify: IDX (.gz or raw), .npy (N,H,W) or PNG files, of the checkpoint's image "
+            "size (28x28 for MNIST)",
         )
 
 

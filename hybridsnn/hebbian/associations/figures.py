@@ -106,7 +106,8 @@ def plot_run(
                 {ood["network"]: ood["accuracy"]},
                 out / "ood.png",
                 xlabel="stored pairs (sequence length)",
-                ylabel="test accuracy",
+                ylabel="test accuracy (%)",
+                y_scale=100.0,
                 title=f"trained with {ood['trained_length']} pairs",
             )
         )
@@ -163,7 +164,8 @@ def plot_comparison(run_dirs: Sequence[Path], out: Path) -> list[Path]:
             sweep_points(results),
             out / "sweep.png",
             xlabel="stored pairs (trained = tested)",
-            ylabel="test accuracy",
+            ylabel="test accuracy (%)",
+            y_scale=100.0,
             title="memorizing associations: accuracy vs stored pairs",
         )
     ]
@@ -181,7 +183,8 @@ def plot_comparison(run_dirs: Sequence[Path], out: Path) -> list[Path]:
                 curves,
                 out / "ood_comparison.png",
                 xlabel="stored pairs at test",
-                ylabel="test accuracy",
+                ylabel="test accuracy (%)",
+                y_scale=100.0,
                 title="out-of-distribution lengths",
             )
         )

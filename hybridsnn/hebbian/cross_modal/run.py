@@ -341,7 +341,9 @@ def plot(run_dir: Path, out: Path, records: list[dict[str, Any]], data_root: Any
         raise UserError(f"run directory {str(run_dir)!r} has no cross-modal metrics or checkpoint to plot")
     written = []
     if curves:
-        for metric in ("mse", "accuracy"):
+        axes = {"mse": ("recall MSE (pixel intensity 0..1, squared)", 1.0),
+                "accuracy": ("recalls classified correctly (%)", 100.0)}  # fmt: skip
+        for metric, (ylabel, y_scale) in axes.items():
             curve = plots.metric_curves(records, metrics=(metric,), split="val", x="epoch")[0]
             written.append(
                 plots.line_curves(
@@ -349,7 +351,8 @@ def plot(run_dir: Path, out: Path, records: list[dict[str, Any]], data_root: Any
                     {"validation": curve.y},
                     out / f"{metric}.png",
                     xlabel="epoch",
-                    ylabel=metric,
+                    ylabel=ylabel,
+                    y_scale=y_scale,
                     title=f"cross-modal: validation {metric}",
                 )
             )
@@ -363,6 +366,7 @@ def plot(run_dir: Path, out: Path, records: list[dict[str, Any]], data_root: Any
                 vmin=0.0,
                 vmax=1.0,
                 title="stored | target | recalled",
+                colorbar_label="pixel intensity (0..1)",
             )
         )
     return written

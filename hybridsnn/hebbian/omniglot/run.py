@@ -441,14 +441,14 @@ def _curve(records: list[dict[str, Any]], split: str, key: str) -> list[tuple[fl
 
 def plot(run_dir: Path, out: Path, records: list[dict[str, Any]]) -> list[Path]:
     """``encoder_accuracy.png`` (ProtoNet training/validation accuracy per pre-training epoch) and
-    ``accuracy.png`` (memory network training/validation accuracy per epoch; chance 0.2)."""
+    ``accuracy.png`` (memory network training/validation accuracy per epoch, in %; chance 20 %)."""
     figures = {
         "encoder_accuracy": ("encoder_epoch", "encoder_", "pre-training epoch", ENCODER_TITLE),
         "accuracy": (
             "epoch",
             "",
             "epoch",
-            f"Hebbian memory: {WAYS}-way 1-shot accuracy (chance {1 / WAYS:g})",
+            f"Hebbian memory: {WAYS}-way 1-shot accuracy (chance {100 / WAYS:g} %)",
         ),
     }
     written = []
@@ -466,8 +466,9 @@ def plot(run_dir: Path, out: Path, records: list[dict[str, Any]]) -> list[Path]:
                 series,
                 out / f"{name}.png",
                 xlabel=xlabel,
-                ylabel="accuracy",
+                ylabel="accuracy (%)",
                 title=title,
+                y_scale=100.0,
             )
         )
     if not written:
