@@ -35,10 +35,9 @@ from hybridsnn.runtime import configure_threads, seed_everything, select_device
 from hybridsnn.spiking import BestMetric, check_resume, evaluate, fit, restore_state
 from hybridsnn.spiking.distributed import (
     DistributedContext,
-    init_distributed,
+    distributed_session,
     launched_by_torchrun,
     refuse_uneven_torchrun_batch,
-    shutdown_distributed,
 )
 
 __all__ = ["add_arguments", "plot", "predict", "test", "train", "validate"]
@@ -128,11 +127,8 @@ def validate(args: argparse.Namespace, command: str) -> None:
 def train(args: argparse.Namespace, run: Run) -> dict:
     """Train with the chosen rule; one ``train`` and one ``test`` record per epoch in ``metrics.jsonl``.
     Under torchrun the batches are split over the processes (docs/dsl.md, «torchrun»)."""
-    context = init_distributed(_runtime(args))
-    try:
+    with distributed_session(_runtime(args)) as context:
         return _train(args, run, context)
-    finally:
-        shutdown_distributed()
 
 
 def _train(args: argparse.Namespace, run: Run, context: DistributedContext) -> dict:

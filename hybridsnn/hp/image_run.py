@@ -23,7 +23,7 @@ from hybridsnn.hp.sweeps import run_sweeps, sweeps_for
 from hybridsnn.hp.training import ClassifierSteps, make_optimizers
 from hybridsnn.results import Run
 from hybridsnn.spiking import BestMetric, evaluate, fit, restore_state
-from hybridsnn.spiking.distributed import DistributedContext, init_distributed, shutdown_distributed
+from hybridsnn.spiking.distributed import DistributedContext, distributed_session
 
 #: Epochs after which the Fashion-MNIST CNN's learning rate is multiplied by 0.1, and the CIFAR-10 CNN's
 #: cosine schedule length (epochs), as in the seed.
@@ -92,11 +92,8 @@ def train(args: argparse.Namespace, run: Run, settings: HPSettings, device: torc
     """Train the task's network for ``epochs`` (from ``--checkpoint`` if given), testing after each epoch,
     then run the task's corruption sweeps with the final model. Under torchrun (``simple``, ``tolerance``:
     docs/hp.md, «torchrun») the epochs run data-parallel; the sweeps run whole in every process."""
-    context = init_distributed(device)
-    try:
+    with distributed_session(device) as context:
         return _train(args, run, settings, context)
-    finally:
-        shutdown_distributed()
 
 
 def _train(args: argparse.Namespace, run: Run, settings: HPSettings, context: DistributedContext) -> dict:

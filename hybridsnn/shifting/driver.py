@@ -45,7 +45,7 @@ from hybridsnn.shifting.training import (
     trial_tensors,
 )
 from hybridsnn.shifting.xor_run import train_xor
-from hybridsnn.spiking.distributed import DistributedContext, init_distributed, shutdown_distributed
+from hybridsnn.spiking.distributed import DistributedContext, distributed_session
 
 __all__ = ["add_arguments", "plot", "predict", "test", "train", "validate"]
 
@@ -67,11 +67,8 @@ def test(args: argparse.Namespace, run: Run) -> dict:
     """Evaluate ``--checkpoint`` with learning off on its task's test data (argmin decision). Under
     torchrun (``torchrun --nproc_per_node N -m hybridsnn test shifting ...``) the test set is split over the
     processes in whole batches and the outputs ẑ gathered: process 0 records the result one process gets."""
-    context = init_distributed(run_device(args))
-    try:
+    with distributed_session(run_device(args)) as context:
         return _test(args, run, context)
-    finally:
-        shutdown_distributed()
 
 
 def _test(args: argparse.Namespace, run: Run, context: DistributedContext) -> dict:

@@ -19,7 +19,8 @@ backward all-reduces the gradients) for batch statistics such as the Hebbian inc
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -209,3 +210,14 @@ def shutdown_distributed() -> None:
     """Leave the process group (no-op without torchrun)."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextmanager
+def distributed_session(device: torch.device) -> Iterator[DistributedContext]:
+    """:func:`init_distributed` for the body of a ``with`` block, :func:`shutdown_distributed` when it
+    ends (also on an error), so no process group outlives the command."""
+    context = init_distributed(device)
+    try:
+        yield context
+    finally:
+        shutdown_distributed()
