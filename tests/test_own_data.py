@@ -190,6 +190,12 @@ def results(run_dir: Path) -> dict:
     return json.loads((run_dir / "results.json").read_text())
 
 
+def assert_printed_predictions(printed: str, predictions: list[int]) -> None:
+    """``predict`` printed one ``index<TAB>class`` line per input, the classes of predictions.json."""
+    rows = [line.split("\t") for line in printed.splitlines() if "\t" in line]
+    assert rows == [[str(i), str(p)] for i, p in enumerate(predictions)]
+
+
 def damaged(final: Path, target: Path, key: str, **changes: object) -> Path:
     """A copy of checkpoint ``final`` at ``target`` with entries of its metadata ``key`` replaced."""
     ckpt = load_checkpoint(final)
@@ -273,8 +279,7 @@ def test_shifting_sizes_its_network_by_the_data(form: str, data: Path, tmp_path:
     predictions = json.loads((out / "p" / "predictions.json").read_text())
     assert predictions["classes"] == classes and len(predictions["predictions"]) == 3
     assert np.array(predictions["spike_times"]).shape == (3, 3)
-    rows = [line.split("\t") for line in printed.splitlines() if "\t" in line]  # "index<TAB>class" per input
-    assert rows == [[str(i), str(p)] for i, p in enumerate(predictions["predictions"])]
+    assert_printed_predictions(printed, predictions["predictions"])
 
     other = "good" if form.endswith(".npz") else "good.npz"
     shape = damaged(final, tmp_path / "shape.safetensors", "user_data", image_shape=[12, 11])

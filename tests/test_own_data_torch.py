@@ -22,6 +22,7 @@ from test_own_data import (
     CLASSES,
     HEIGHT,
     WIDTH,
+    assert_printed_predictions,
     images,
     results,
     run,
@@ -121,8 +122,7 @@ def test_dsl_sizes_its_network_by_the_data(form: str, data: Path, tmp_path: Path
     predictions = json.loads((out / "p" / "predictions.json").read_text())
     assert predictions["classes"] == classes and len(predictions["predictions"]) == 2
     assert np.array(predictions["spike_counts"]).shape == (2, 3)
-    rows = [line.split("\t") for line in printed.splitlines() if "\t" in line]  # "index<TAB>class" per input
-    assert rows == [[str(i), str(p)] for i, p in enumerate(predictions["predictions"])]
+    assert_printed_predictions(printed, predictions["predictions"])
     run(f"predict dsl --checkpoint {final} --input {dog} --no-progress --output {out} --run-name png", capsys)
     assert len(json.loads((out / "png" / "predictions.json").read_text())["predictions"]) == 1
 
