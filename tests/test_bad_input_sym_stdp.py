@@ -61,8 +61,12 @@ FLAGS = [
     case("predict sym-stdp --checkpoint {tmp}/sym-100.safetensors", "the following arguments are required: "
          "--input"),
 ]  # fmt: skip
+FLAGS.append(case("train sym-stdp --independent-images", "unrecognized arguments: --independent-images"))
 if not pygenn_available():  # with PyGeNN installed the genn engine is a valid choice
     FLAGS.append(case("train sym-stdp --engine genn", "--engine genn needs PyGeNN 5, which is not installed"))
+else:
+    FLAGS.append(case(f"{TEST} {GOOD} --engine genn --independent-images", "--independent-images needs "
+                      "--engine numba, not 'genn'"))
 
 CONFLICTS = [
     case(f"train sym-stdp --neurons 100 --fixed-hidden {GOOD} --checkpoint {GOOD}",

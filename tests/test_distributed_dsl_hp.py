@@ -1,6 +1,7 @@
 """torchrun/gloo data parallelism of DSL and HP-SNN: 2 processes, each on its slice of every batch, end with
 the weights, optimiser states, Hebbian traces and metrics of 1 process on the full batch; and
-``test shifting`` split over 2 processes gives exactly the outputs of 1 process.
+``test shifting`` and ``test sym-stdp --independent-images`` split over 2 processes give exactly the
+outputs of 1 process.
 
 Tolerance ``rtol=1e-4, atol=1e-5`` (weights are ~0.05; a run whose gradients or Hebbian increments are not
 averaged over the ranks misses by ~1e-3): the sums over ranks add in another order than one process's sums.
@@ -123,6 +124,7 @@ def test_hp_resumed_under_torchrun_equals_one_uninterrupted_process(mnist, tmp_p
         (["train", "hp", "--task", "simple", "--batch-size", "7"], "--batch-size 7 must be divisible"),
         (["train", "hp", "--task", "fewshot"], "--task fewshot trains in one process; start it without"),
         (["train", "hp", "--task", "classification"], "--task classification trains in one process"),
+        (["test", "sym-stdp", "--checkpoint", "x.safetensors"], "only with hybridsnn test sym-stdp --indep"),
     ],
 )
 def test_torchrun_refusals_are_one_line(tmp_path, capsys, monkeypatch, argv, message):
@@ -148,6 +150,24 @@ def test_shifting_test_on_the_numba_engine_split_over_two_processes_equals_one_p
     np.testing.assert_array_equal(outputs[0]["labels"], outputs[1]["labels"])
     results = [json.loads((tmp_path / run / "results.json").read_text())["metrics"] for run in ("ddp", "one")]
     assert results[0] == results[1] and results[0]["test_samples"] == 130
+
+
+def test_sym_stdp_test_with_independent_images_split_over_two_processes_equals_one_process(mnist, tmp_path):
+    """9 test images as 5 + 4 over 2 processes (batch 2) against one process (batch 3): the same counts,
+    so the same accuracies, confusion matrices, attempts and hidden spikes."""
+    flags = ["--output", str(tmp_path), "--data-root", str(mnist), "--no-progress"]
+    assert cli.main(["train", "sym-stdp", "--neurons", "100", "--train-samples", "20", "--test-samples", "10",
+                     "--eval-every", "20", "--checkpoint-every", "20", *flags, "--run-name", "trained"]) == 0
+    final = tmp_path / "trained" / "checkpoints" / "final.safetensors"
+    test = ["test", "sym-stdp", "--checkpoint", str(final), "--test-samples", "9", "--independent-images",
+            "--threads", "1", *flags]  # fmt: skip
+    _torchrun(*test, "--batch", "2", "--run-name", "ddp")
+    assert cli.main([*test, "--batch", "3", "--run-name", "one"]) == 0
+    results = [json.loads((tmp_path / run / "results.json").read_text())["metrics"] for run in ("ddp", "one")]
+    for result in results:
+        result.pop("eval_samples_per_s")
+    assert results[0] == results[1] and results[0]["eval_samples"] == 9
+    assert sum(map(sum, results[0]["sl_confusion"])) == 9
 
 
 class _CountingNetwork:

@@ -12,9 +12,20 @@ from conftest import require_dataset
 from genn_models import sym_stdp as models
 from hybridsnn import cli
 from hybridsnn.checkpoint import load_checkpoint, save_checkpoint
+from hybridsnn.data import load_dataset
+from hybridsnn.data.user_dataset import as_pixels
 from hybridsnn.sim import create_model, init_postsynaptic, init_weight_update
 from hybridsnn.sym_stdp.config import make_config
-from hybridsnn.sym_stdp.network import CLA_PARAMS, INH_PARAMS, POI_PARAMS, exc_params, input_probability
+from hybridsnn.sym_stdp.network import (
+    CLA_PARAMS,
+    INH_PARAMS,
+    POI_PARAMS,
+    EngineChoice,
+    InferenceNetwork,
+    exc_params,
+    initial_weights,
+    input_probability,
+)
 from hybridsnn.sym_stdp.weights import load_weights
 
 CONFIG = make_config("mnist", 100)
@@ -365,3 +376,29 @@ def test_zero_counts_are_refused_not_taken_for_the_default(flag, tmp_path, capsy
         f"hybridsnn: error: train sym-stdp: argument {flag}: '0' is not allowed; expected a whole number >= 1"
     ]
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_independent_images_depend_on_their_index_only_not_on_batch_or_order(data_root):
+    """With independent images every image restarts from the loaded state with a random stream keyed by its
+    index: batch 1, batch 4 and a slice classified alone (``first_index``) count the same spikes, so a test
+    set split over processes gives one process's result. The original's continuous simulation (the
+    default) carries each copy's state and stream from image to image, so there the batch matters."""
+    require_dataset(data_root, "MNIST/raw/t10k-images-idx3-ubyte.gz")
+    config = make_config("mnist", 100)
+    p2e, e2c = initial_weights(config, np.random.default_rng(0))
+    theta = np.full(config.n_hidden, 20.0, np.float32)
+    images = as_pixels(load_dataset("mnist", "test", root=data_root, limit=12).x)
+
+    def counts(batch, independent, first=0):
+        network = InferenceNetwork(config, engine=EngineChoice(threads=1), seed=5, batch=batch,
+                                   independent_images=independent)  # fmt: skip
+        network.load_weights(p2e, e2c, theta)
+        return network.classify(images[first:], first_index=first)
+
+    alone, batched, tail = counts(1, True), counts(4, True), counts(3, True, first=5)
+    assert alone[0].sum() > 0 and alone[2].max() >= 1  # the hidden layer fired
+    for whole, other, rows in zip(alone, batched, tail, strict=True):
+        np.testing.assert_array_equal(whole, other)
+        np.testing.assert_array_equal(whole[5:], rows)
+    continuous = counts(1, False), counts(4, False)
+    assert not np.array_equal(continuous[0][0], continuous[1][0])

@@ -839,14 +839,45 @@ class NumbaModel:
         self._rng[...] = state["rng"]
         self._timestep = int(state["timestep"][0])
         for p, pop in enumerate(self.neuron_populations.values()):
-            spk = self._arrays[Names.nx(p, "spk")]
-            bounds = self._bounds[p]
+            spikes, counts = state[f"spikes.{pop.name}"], state[f"spike_count.{pop.name}"]
             for b in range(self.batch_size):
-                ids = state[f"spikes.{pop.name}"][b, : int(state[f"spike_count.{pop.name}"][b])]
-                for t in range(self._split):  # each thread's slice keeps its own spikes
-                    own = ids[(ids >= bounds[t]) & (ids < bounds[t + 1])]
-                    spk[b, bounds[t] : bounds[t] + own.size] = own
-                    self._spk_cnt[b, p, t] = own.size
+                self._restore_spikes(p, b, spikes[b, : int(counts[b])])
+
+    def _restore_spikes(self, p: int, copy: int, ids: np.ndarray) -> None:
+        """Make ``ids`` the last step's spikes of population ``p`` in batch copy ``copy``."""
+        spk, bounds = self._arrays[Names.nx(p, "spk")], self._bounds[p]
+        for t in range(self._split):  # each thread's slice keeps its own spikes
+            own = ids[(ids >= bounds[t]) & (ids < bounds[t + 1])]
+            spk[copy, bounds[t] : bounds[t] + own.size] = own
+            self._spk_cnt[copy, p, t] = own.size
+
+    def restart_copy(self, copy: int, snapshot: dict[str, np.ndarray], stream: int) -> None:
+        """Put batch copy ``copy`` back into the state of copy 0 of ``snapshot`` (a :meth:`get_state` of this
+        network) and restart its random generators from (seed, ``stream``), ``stream`` >= 0.
+
+        Afterwards the copy evolves exactly as every other copy restarted with the same stream and the same
+        inputs would, in a batch of any size and whatever ran in it before (copies never mix), so a result
+        can depend on ``stream`` (e.g. an image's index) instead of on the order of the work. The streams are
+        keyed apart from the generators :meth:`load` seeds. Shared arrays and the clock are left as they are.
+        """
+        self._check_loaded()
+        if not 0 <= copy < self.batch_size or stream < 0:
+            raise UserError(f"restart_copy: copy {copy} of {self.batch_size} / stream {stream} out of range")
+        for a in self._plan.args:
+            if a.per_batch:
+                self._arrays[a.name][copy] = snapshot[f"array.{a.name}"][0]
+        tag = np.uint64(_splitmix64((1 << 63) | int(stream)))
+        for p, pop in enumerate(self.neuron_populations.values()):
+            name = Names.nx(p, "rng")
+            if name in self._plan_arg_names:
+                keys = (np.uint64(self.seed) << np.uint64(32)) ^ (np.uint64(p) << np.uint64(48)) ^ np.arange(
+                    pop.num_neurons, dtype=np.uint64)  # fmt: skip
+                self._arrays[name][copy] = _splitmix64_array(_splitmix64_array(keys) ^ tag)
+            ids = snapshot[f"spikes.{pop.name}"][0, : int(snapshot[f"spike_count.{pop.name}"][0])]
+            self._restore_spikes(p, copy, ids)
+        slots = self._rng.shape[1]
+        keys = np.array([_splitmix64((self.seed << 32) ^ k) for k in range(slots)], np.uint64)
+        self._rng[copy] = _splitmix64_array(keys ^ tag)
 
     def _last_spikes(self, p: int) -> list[np.ndarray]:
         """Per batch copy, the ids of population ``p`` that spiked in the last step, ascending."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -44,6 +45,9 @@ from hybridsnn.sym_stdp.readout import sl_predict, usl_predict
 from hybridsnn.sym_stdp.textformat import export_text_checkpoint
 from hybridsnn.sym_stdp.weights import Trained, Weights, check_same_data, frozen_weights, starting_weights
 
+if TYPE_CHECKING:  # torch is imported only by a test that uses it (--independent-images)
+    from hybridsnn.spiking.distributed import DistributedContext
+
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     """Flags of ``hybridsnn <command> sym-stdp``."""
@@ -59,6 +63,8 @@ def validate(args: argparse.Namespace, command: str) -> None:
     check_engine_flags(engine_name(args), args.backend)
     if getattr(args, "test", False):  # train sym-stdp --test: the training flags are not read
         refuse_training_flags(args, MODEL)
+    if command in ("test", "predict"):
+        _check_independent_images(args, command)
     if command != "train":
         return
     if args.fixed_hidden is not None and args.checkpoint is not None:
@@ -68,6 +74,24 @@ def validate(args: argparse.Namespace, command: str) -> None:
         )
     if args.export_original is not None:
         check_writable_dir(args.export_original, f"--export-original {args.export_original!r}")
+
+
+def _check_independent_images(args: argparse.Namespace, command: str) -> None:
+    """``--independent-images`` needs the numba engine; a test under torchrun needs the flag (only then is a
+    split test set the same as one process's; ``train --test`` does not take it)."""
+    independent = getattr(args, "independent_images", False)
+    if independent and engine_name(args) != "numba":
+        raise UserError(f"--independent-images needs --engine numba, not {engine_name(args)!r}: PyGeNN's "
+                        "random streams cannot be restarted per image")  # fmt: skip
+    if command == "test" and not independent:
+        from hybridsnn.spiking.distributed import torchrun_processes
+
+        if torchrun_processes() > 1:
+            raise UserError(f"a sym-stdp test under torchrun ({torchrun_processes()} processes) splits the "
+                            "test set only with hybridsnn test sym-stdp --independent-images (every image "
+                            "from a fresh state with its own random stream, so that the split equals one "
+                            "process); add it, or run one process for the original's continuous "
+                            "simulation")  # fmt: skip
 
 
 def _is_user(dataset: str | None) -> bool:
@@ -113,7 +137,8 @@ def _config(args: argparse.Namespace, train_data: ArrayDataset) -> SymStdpConfig
 def _inference(args: argparse.Namespace, config: SymStdpConfig) -> InferenceNetwork:
     """The frozen inference network of the engine flags (its seed is ``--seed`` + 1, as in training)."""
     batch = inference_batch(args)
-    return InferenceNetwork(config, engine=engine_choice(args), seed=args.seed + 1, batch=batch)
+    return InferenceNetwork(config, engine=engine_choice(args), seed=args.seed + 1, batch=batch,
+                            independent_images=getattr(args, "independent_images", False))  # fmt: skip
 
 
 # -- train ---------------------------------------------------------------------------------------------
@@ -195,13 +220,28 @@ def _frozen_model(args: argparse.Namespace, weights: Weights,
 
 
 def test(args: argparse.Namespace, run: Run) -> dict:
-    """Evaluate a checkpoint on the test set with plasticity, θ and teacher frozen."""
+    """Evaluate a checkpoint on the test set with plasticity, θ and teacher frozen. With
+    ``--independent-images`` under torchrun the test set is split over the processes and the spike counts
+    gathered: process 0 records what one process gets."""
+    if not getattr(args, "independent_images", False):
+        return _test(args, run, None)
+    import torch
+
+    from hybridsnn.spiking.distributed import distributed_session
+
+    with distributed_session(torch.device("cpu")) as context:
+        return _test(args, run, context)
+
+
+def _test(args: argparse.Namespace, run: Run, context: DistributedContext | None) -> dict:
     weights, trained = _checkpoint_weights(args)
     x, y = _images(args, "test", count(args, "test_samples"), trained)  # checked before the network is built
     config, network = _frozen_model(args, weights, trained)
-    with progress_bar(len(x), "test", not args.no_progress) as pbar:
+    mine = len(x) if context is None else len(context.slice_range(len(x)))
+    shown = not args.no_progress and (context is None or context.is_main)
+    with progress_bar(mine, "test", shown) as pbar:
         result = evaluate(network, weights["p2e"], weights["e2c"], weights["theta"], weights["assignments"],
-                          x, y, pbar.update)  # fmt: skip
+                          x, y, pbar.update, context)  # fmt: skip
     log_evaluation(run, result, step=0, epoch=None)
     return run.finish(
         result.metrics(),

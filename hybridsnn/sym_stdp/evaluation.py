@@ -10,15 +10,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from hybridsnn.errors import UserError
 from hybridsnn.metrics import accuracy, confusion_matrix
 from hybridsnn.results import Run
 from hybridsnn.sym_stdp.config import SymStdpConfig
 from hybridsnn.sym_stdp.network import InferenceNetwork
 from hybridsnn.sym_stdp.readout import assign_labels, sl_predict, usl_predict
+
+if TYPE_CHECKING:  # torch is imported only where an evaluation is split over processes
+    from hybridsnn.spiking.distributed import DistributedContext
 
 
 @dataclass
@@ -55,12 +60,18 @@ def evaluate(
     images: np.ndarray,
     labels: np.ndarray,
     progress: Callable[[int], None] | None = None,
+    context: DistributedContext | None = None,
 ) -> Evaluation:
-    """Classify ``images`` with frozen weights; SL and USL accuracy and confusion matrices."""
+    """Classify ``images`` with frozen weights; SL and USL accuracy and confusion matrices. With a torchrun
+    ``context`` (and a network of independent images) every process classifies its slice and all of them
+    get the result of the whole set."""
     n_classes = network.config.n_classes
     start = time.perf_counter()
     network.load_weights(p2e, e2c, theta)
-    hidden, output, attempts = network.classify(images, progress)
+    if context is not None and context.enabled:
+        hidden, output, attempts = classify_on_ranks(network, images, context, progress)
+    else:
+        hidden, output, attempts = network.classify(images, progress)
     sl = sl_predict(output)
     usl = usl_predict(hidden, assignments, n_classes)
     return Evaluation(
@@ -70,6 +81,29 @@ def evaluate(
         mean_attempts=float(attempts.mean()), mean_hidden_spikes=float(hidden.sum(axis=1).mean()),
         samples=len(labels), seconds=time.perf_counter() - start, sl_predictions=sl, usl_predictions=usl,
     )  # fmt: skip
+
+
+def classify_on_ranks(
+    network: InferenceNetwork,
+    images: np.ndarray,
+    context: DistributedContext,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:meth:`InferenceNetwork.classify` of ``images`` split over the torchrun ranks (contiguous slices, each
+    classified as those rows of the whole set) with the counts gathered in rank order. The network must
+    classify independent images: only then is the result the one a single process gets."""
+    import torch
+
+    if not network.independent_images:
+        raise UserError("splitting a sym-STDP evaluation over processes needs --independent-images")
+    mine = context.slice_range(len(images))
+    counts = network.classify(images[mine.start : mine.stop], progress, first_index=mine.start)
+    sizes = context.slice_sizes(len(images))
+    hidden, output, attempts = (
+        context.gather_slices(torch.from_numpy(np.ascontiguousarray(part.reshape(len(part), -1))), sizes)
+        .numpy() for part in counts
+    )  # fmt: skip
+    return hidden, output, attempts.reshape(-1)
 
 
 def label_hidden_neurons(

@@ -77,6 +77,15 @@ def add_flags(parser: argparse.ArgumentParser, command: str) -> None:
             default=None,
             help="test images per evaluation (default all 10000; 1000 with --quick)",
         )
+    if command in ("test", "predict"):
+        parser.add_argument(
+            "--independent-images",
+            action="store_true",
+            help="classify every image from the freshly loaded network with a random stream keyed by its "
+            "index (numba engine), instead of one continuous simulation through all images as in the "
+            "original: results then do not depend on --batch or on image order, and torchrun splits the "
+            "test set over its processes (test under torchrun requires it)",
+        )
     if command == "train":
         _add_training_flags(parser)
     parser.add_argument(

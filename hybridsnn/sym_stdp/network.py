@@ -24,6 +24,7 @@ import numba
 import numpy as np
 
 from genn_models import sym_stdp as models
+from hybridsnn.errors import UserError
 from hybridsnn.sim import (
     create_model,
     create_var_ref,
@@ -292,11 +293,25 @@ class InferenceNetwork:
     (docs/sym_stdp.md, «Frozen inference»)."""
 
     def __init__(
-        self, config: SymStdpConfig, *, engine: EngineChoice, seed: int, batch: int, load: bool = True
+        self,
+        config: SymStdpConfig,
+        *,
+        engine: EngineChoice,
+        seed: int,
+        batch: int,
+        load: bool = True,
+        independent_images: bool = False,
     ) -> None:
-        """``load=False``: generate and compile only, as for :class:`TrainingNetwork`."""
+        """``load=False``: generate and compile only, as for :class:`TrainingNetwork`.
+
+        ``independent_images`` (numba engine only): every image starts from the state right after loading,
+        with random generators of its own keyed by its index, instead of continuing the copy's state and
+        stream as in the original (docs/sym_stdp.md, «Frozen inference»). An image's result then depends
+        only on the weights, the seed and its index, not on ``batch`` or on which images ran before, so the
+        test set can be split over processes and give the same result as one process."""
         self.config = config
         self.batch = batch
+        self.independent_images = independent_images
         net = _build(config, name=f"sym_stdp_infer_{config.n_hidden}_b{batch}", engine=engine, seed=seed,
                      batch_size=batch, frozen=1, teach=0, theta=np.full(config.n_hidden, config.theta_init),
                      p2e_synapses=_static(config.n_input, config.n_hidden),
@@ -309,6 +324,9 @@ class InferenceNetwork:
             self.model.load()
             if hasattr(self.model, "get_state"):
                 self._initial_state = self.model.get_state()
+        if independent_images and load and self._initial_state is None:
+            raise UserError("--independent-images needs the numba engine: PyGeNN's random streams cannot be "
+                            "restarted per image")  # fmt: skip
 
     def load_weights(self, p2e: np.ndarray, e2c: np.ndarray, theta: np.ndarray) -> None:
         """Install trained weights (P2E column-normalised as before every attempt) and θ in every copy.
@@ -331,12 +349,14 @@ class InferenceNetwork:
         return population.vars[var].view.reshape(self.batch, -1)
 
     def classify(
-        self, images: np.ndarray, progress: Callable[[int], None] | None = None
+        self, images: np.ndarray, progress: Callable[[int], None] | None = None, first_index: int = 0
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Hidden counts (n, n_hidden), output counts (n, n_classes) and attempts (n,) for ``images``.
 
         Images stream through the copies: a copy whose hidden layer fired fewer than ``min_hidden_spikes``
-        retries with intensity + 1 (up to ``intensity_max``), otherwise it takes the next image.
+        retries with intensity + 1 (up to ``intensity_max``), otherwise it takes the next image. With
+        ``independent_images`` image k is classified as image ``first_index + k`` of the whole set (its
+        random stream's key), so a slice classified alone matches those rows of the whole set.
         """
         c = self.config
         flat = np.asarray(images).reshape(len(images), -1)
@@ -351,6 +371,8 @@ class InferenceNetwork:
             for slot in np.flatnonzero(slot_image < 0):
                 if next_image < n:
                     slot_image[slot], intensity[slot] = next_image, c.intensity_start
+                    if self.independent_images:
+                        self.model.restart_copy(int(slot), self._initial_state, first_index + next_image)
                     next_image += 1
             busy = slot_image >= 0
             if not busy.any():
