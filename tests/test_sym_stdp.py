@@ -386,14 +386,18 @@ def test_independent_images_depend_on_their_index_only_not_on_batch_or_order(dat
     require_dataset(data_root, "MNIST/raw/t10k-images-idx3-ubyte.gz")
     config = make_config("mnist", 100)
     p2e, e2c = initial_weights(config, np.random.default_rng(0))
-    theta = np.full(config.n_hidden, 20.0, np.float32)
+    theta = np.random.default_rng(1).uniform(20.0, 25.0, config.n_hidden).astype(np.float32)  # not θ_init
     images = as_pixels(load_dataset("mnist", "test", root=data_root, limit=12).x)
 
     def counts(batch, independent, first=0):
         network = InferenceNetwork(config, engine=EngineChoice(threads=1), seed=5, batch=batch,
                                    independent_images=independent)  # fmt: skip
         network.load_weights(p2e, e2c, theta)
-        return network.classify(images[first:], first_index=first)
+        result = network.classify(images[first:], first_index=first)
+        # a restarted image keeps the trained θ of every copy (not the θ of the network as built)
+        loaded = network.exc.vars["theta"].view.reshape(batch, -1)
+        np.testing.assert_array_equal(loaded, np.tile(theta, (batch, 1)))
+        return result
 
     alone, batched, tail = counts(1, True), counts(4, True), counts(3, True, first=5)
     assert alone[0].sum() > 0 and alone[2].max() >= 1  # the hidden layer fired

@@ -304,7 +304,8 @@ class InferenceNetwork:
     ) -> None:
         """``load=False``: generate and compile only, as for :class:`TrainingNetwork`.
 
-        ``independent_images`` (numba engine only): every image starts from the state right after loading,
+        ``independent_images`` (numba engine only): every image starts from the state right after
+        :meth:`load_weights` (the trained θ included),
         with random generators of its own keyed by its index, instead of continuing the copy's state and
         stream as in the original (docs/sym_stdp.md, «Frozen inference»). An image's result then depends
         only on the weights, the seed and its index, not on ``batch`` or on which images ran before, so the
@@ -320,6 +321,7 @@ class InferenceNetwork:
             net.model, net.poi, net.exc, net.cla, net.p2e, net.e2c)  # fmt: skip
         self.model.build()
         self._initial_state: dict[str, np.ndarray] | None = None
+        self._loaded_state: dict[str, np.ndarray] | None = None  # after load_weights: where an image starts
         if load:
             self.model.load()
             if hasattr(self.model, "get_state"):
@@ -344,6 +346,8 @@ class InferenceNetwork:
         self.exc.vars["theta"].view[...] = np.asarray(theta, np.float32).reshape(-1)
         for var in (self.p2e.vars["g"], self.e2c.vars["g"], self.exc.vars["theta"]):
             var.push_to_device()
+        if self.independent_images:  # θ is a per-copy variable: an image restarts with the loaded one
+            self._loaded_state = self.model.get_state()
 
     def _view(self, population: Any, var: str) -> np.ndarray:
         return population.vars[var].view.reshape(self.batch, -1)
@@ -372,7 +376,9 @@ class InferenceNetwork:
                 if next_image < n:
                     slot_image[slot], intensity[slot] = next_image, c.intensity_start
                     if self.independent_images:
-                        self.model.restart_copy(int(slot), self._initial_state, first_index + next_image)
+                        if self._loaded_state is None:
+                            raise UserError("independent images: load the weights before classifying")
+                        self.model.restart_copy(int(slot), self._loaded_state, first_index + next_image)
                     next_image += 1
             busy = slot_image >= 0
             if not busy.any():
