@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
+import torch
 
 from hybridsnn import cli
 from hybridsnn.errors import UserError
+from hybridsnn.hp.cnn import CNN_CONFIGS, HPConvNet, sized_for_images
 from hybridsnn.hp.methods import EWC, GP, HP, LP, METHOD_FLAGS_OF, methods_of, resolve_method
 from hybridsnn.hp.mlp import HPMLP, TOLERANCE
 from hybridsnn.hp.multitask import MultitaskConfig, MultitaskNet
@@ -81,3 +85,23 @@ def test_a_checkpoint_config_with_only_the_network_settings_builds_the_network()
     network = build_network(settings)
     assert settings.lr == network.config.weight_lr == 8e-5 and network.config.ways == 3
     assert not network.readout.alpha.requires_grad  # GP's α stays at its random start
+
+
+@pytest.mark.parametrize("dataset", sorted(CNN_CONFIGS))
+def test_a_cnn_sized_for_its_own_images_is_the_seeds_cnn(dataset):
+    config = CNN_CONFIGS[dataset]  # MNIST 1x28x28: 256 x 3 x 3 = 2304 inputs of fc1; CIFAR: 512 x 8 x 8
+    assert sized_for_images(config, config.input_shape, 10, dataset) == config
+
+
+def test_a_cnn_sized_for_other_images_changes_only_its_ends():
+    mnist = CNN_CONFIGS["mnist"]
+    sized = sized_for_images(mnist, (3, 17, 40), 4, "own.npz")  # 17x40 -> 8x20 -> 4x10 -> 2x5 (floor)
+    assert sized.input_shape == (3, 17, 40) and sized.convs[0].channels_in == 3
+    assert sized.convs[1:] == mnist.convs[1:]
+    dense = [(d.kind, d.n_in, d.n_out) for d in sized.dense]
+    assert dense == [("plastic", 256 * 2 * 5, 512), ("spiking", 512, 4)]
+    assert replace(sized, input_shape=mnist.input_shape, convs=mnist.convs, dense=mnist.dense) == mnist
+    with pytest.raises(UserError, match="holds 17x7 images; the mnist CNN pools them 3 times"):
+        sized_for_images(mnist, (1, 17, 7), 4, "own.npz")
+    network = HPConvNet(sized_for_images(mnist, (1, 8, 8), 2, "own.npz"))  # the smallest: 1x1 after pooling
+    assert network(torch.rand(2, 1, 8, 8)).shape == (2, 2)

@@ -2,8 +2,9 @@
 
 The small synthetic datasets of ``tests/test_own_data.py`` (3 classes of 12x10 images, a .npz and a folder of
 PNG files) go through ``train``, ``test --checkpoint`` and ``predict --checkpoint --input`` of DSL (MNISTDNN)
-and HP (the ``simple`` and ``tolerance`` MLPs) on the command line: the first layer takes H·W·C inputs and the
-readouts K classes, read back from the checkpoints; the checkpoints record the image shape and the classes,
+and HP (the ``simple`` and ``tolerance`` MLPs, the ``classification`` CNN) on the command line: the first
+layer takes H·W·C inputs (the CNN: C channels, its first dense stage the pooled map) and the readouts K
+classes, read back from the checkpoints; the checkpoints record the image shape and the classes,
 which reach the results; every defect of a dataset, and every mismatch between a checkpoint and the data
 or images it is given, is refused in one line naming the value. Mechanism only: the one-epoch trainings are
 not asked to be accurate.
@@ -48,6 +49,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_folder(root / "good")
     np.save(root / "right_size.npy", images(2)[0])
     np.save(root / "wrong_size.npy", images(2, WIDTH, HEIGHT)[0])  # 10x12: H and W swapped
+    write_npz(root / "seven_rows.npz", x_train=images(9, 7, WIDTH)[0], x_test=images(6, 7, WIDTH)[0])
     write_broken(root)
     return root
 
@@ -69,9 +71,12 @@ CASES += [
          "model MNISTCNN takes (1, 28, 28) images (C, H, W) but --dataset {tmp}/good.npz holds 12x10x1"),
     case(f"train dsl --dataset {{tmp}}/rgb.npz --model FashionCNN {DSL_TRAIN}", "holds 12x10x3 images"),
     case("train dsl --dataset cifar100", "unknown DSL dataset 'cifar100'"),
-    case("train hp --task classification --dataset {tmp}/good.npz",
-         "--dataset {tmp}/good.npz (a user dataset) trains --task simple or tolerance"),
-    case("train hp --task multitask --dataset {tmp}/good", "not --task multitask"),
+    case("train hp --task classification --dataset {tmp}/seven_rows.npz",
+         "--dataset {tmp}/seven_rows.npz holds 7x10 images; the mnist CNN pools them 3 times (2x2) and takes "
+         "images of at least 8x8 pixels"),
+    case("train hp --task multitask --dataset {tmp}/good",
+         "--dataset {tmp}/good (a user dataset) trains --task simple, tolerance or classification (networks "
+         "sized by the images), not --task multitask"),
     case("train hp --task tolerance --dataset {tmp}/good.npz --occlusion-levels 0 6",
          "--occlusion-levels 6 does not fit the 12x10 images"),
 ]  # fmt: skip
@@ -195,6 +200,35 @@ def test_hp_sizes_its_network_by_the_data(form: str, task: str, data: Path, tmp_
         assert_refused(bad, tmp_path / "refused", capsys, scratch=data)
 
 
+def test_hp_classification_sizes_the_mnist_cnn_by_the_data(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, dataset = tmp_path / "runs", str(data / "good.npz")
+    run(f"train hp --task classification --dataset {dataset} --epochs 1 --batch-size 3 --no-progress "
+        f"--output {out} --run-name t", capsys)  # fmt: skip
+    final = out / "t" / LAST
+    tensors = load_checkpoint(final).tensors
+    assert tensors["model/convs.0.weight"].shape == (128, 1, 3, 3)  # one input channel (grey)
+    # 12x10 pooled 3 times: 6x5, 3x2, 1x1 -> 256 channels x 1 x 1 into the plastic stage
+    assert tensors["model/dense.0.fc.weight"].shape == (512, 256)
+    assert tensors["model/trace"].shape == (256, 512)
+    assert tensors["model/dense.1.fc.weight"].shape == (3, 512)  # one output per class
+    assert results(out / "t")["classes"] == ["0", "1", "2"]
+
+    run(f"test hp --task classification --checkpoint {final} --no-progress --output {out} --run-name e",
+        capsys)  # fmt: skip
+    assert (results(out / "e")["samples"], results(out / "e")["dataset"]) == (6, dataset)
+    dog = data / "good" / "test" / "dog" / "001.png"
+    printed = run(f"predict hp --task classification --checkpoint {final} --input {dog} --no-progress "
+                  f"--output {out} --run-name p", capsys)  # fmt: skip
+    prediction = results(out / "p")["metrics"]["predictions"]
+    assert len(prediction) == 1 and 0 <= prediction[0] < 3
+    assert printed.splitlines()[0] == f"0\t{prediction[0]}"
+    wrong = case(f"predict hp --task classification --checkpoint {final} --input {data}/wrong_size.npy",
+                 "holds shape (2, 10, 12); expected (12, 10)")  # fmt: skip
+    assert_refused(wrong, tmp_path / "refused", capsys, scratch=data)
+
+
 def test_colour_images_give_three_inputs_per_pixel(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     rgb, out = str(write_folder(tmp_path / "rgb", mode="RGB")), tmp_path / "runs"
@@ -210,3 +244,6 @@ def test_colour_images_give_three_inputs_per_pixel(tmp_path: Path,
     final = out / "h" / LAST
     run(f"predict hp --task simple --checkpoint {final} --input {dog} {flags} --run-name p", capsys)
     assert results(out / "p")["classes"] == list(CLASSES)
+    run(f"train hp --task classification --dataset {rgb} --epochs 1 --batch-size 3 {flags} --run-name c",
+        capsys)  # fmt: skip
+    assert load_checkpoint(out / "c" / LAST).tensors["model/convs.0.weight"].shape == (128, 3, 3, 3)

@@ -11,7 +11,7 @@ with at least one output neuron above θ exceeds ``exit_fraction`` — in traini
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import torch
@@ -153,11 +153,35 @@ CNN_CONFIGS = {
 }
 
 
+#: The CNN a user's own dataset (``--dataset PATH``) trains: the seed's MNIST CNN (its neurons, rule,
+#: decoding, optimisers), sized by the images (:func:`sized_for_images`).
+USER_DATA_CNN = "mnist"
+
+
 def get_cnn_config(dataset: str) -> CNNConfig:
     """The classification CNN of ``dataset`` (mnist, fashion-mnist, cifar10)."""
     if dataset not in CNN_CONFIGS:
         raise unknown_choice("classification dataset", dataset, CNN_CONFIGS)
     return CNN_CONFIGS[dataset]
+
+
+def sized_for_images(config: CNNConfig, chw: tuple[int, int, int], classes: int, source: str) -> CNNConfig:
+    """``config`` for images of ``chw`` = (C, H, W) pixels and ``classes`` outputs: conv1 takes C channels,
+    the first dense stage the last convolution's map flattened (channels · ⌊H/2^p⌋ · ⌊W/2^p⌋ after p 2×2
+    poolings), the last dense stage K outputs; every other stage, neuron and constant unchanged.
+    ``source`` (the ``--dataset``) is named when the images are smaller than 2^p pixels a side."""
+    channels, height, width = chw
+    pools = sum(stage.pool for stage in config.convs)
+    side = 2**pools
+    if height < side or width < side:
+        raise UserError(f"--dataset {source} holds {height}x{width} images; the {config.name} CNN pools them "
+                        f"{pools} times (2x2) and takes images of at least {side}x{side} pixels")  # fmt: skip
+    convs = (replace(config.convs[0], channels_in=channels), *config.convs[1:])
+    flat = config.convs[-1].channels_out * (height // side) * (width // side)
+    dense = list(config.dense)
+    dense[0] = replace(dense[0], n_in=flat)
+    dense[-1] = replace(dense[-1], n_out=classes)
+    return replace(config, input_shape=chw, convs=convs, dense=tuple(dense))
 
 
 class HPConvNet(nn.Module):

@@ -128,9 +128,10 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
         "--dataset",
         default=None,
         help="mnist or fashion-mnist (simple, tolerance, multitask), or cifar10 (classification); "
-        "default mnist; fewshot always uses omniglot. simple and tolerance also take PATH: your own "
-        "images, a .npz (x_train, y_train, x_test, y_test) or a folder train/<class>/*.png, "
-        "test/<class>/*.png; the MLP gets H*W*C inputs and one output per class (docs/own_data.md)",
+        "default mnist; fewshot always uses omniglot. simple, tolerance and classification also take PATH: "
+        "your own images, a .npz (x_train, y_train, x_test, y_test) or a folder train/<class>/*.png, "
+        "test/<class>/*.png; the MLP gets H*W*C inputs, the (MNIST) CNN C input channels and H, W >= 8, "
+        "and both one output per class (docs/own_data.md)",
     )
     add(
         "--epochs",

@@ -35,11 +35,11 @@ DISTRIBUTED_TASKS = ("simple", "tolerance")
 
 def optimizers_of(model: nn.Module, settings: HPSettings) -> tuple[dict[str, Any], dict[str, Any]]:
     """Optimisers and per-epoch schedulers of the seed (docs/hp.md, «Training»): two Adams (GP weights at
-    ``lr``, α β η at ``local_lr``), except the Fashion-MNIST CNN (one Adam over all parameters) and the
-    CIFAR-10 CNN (SGD with momentum for the GP weights)."""
-    if settings.task != "classification" or settings.dataset == "mnist":
+    ``lr``, α β η at ``local_lr``; the MNIST CNN of a user dataset too), except the Fashion-MNIST CNN (one
+    Adam over all parameters) and the CIFAR-10 CNN (SGD with momentum for the GP weights)."""
+    if settings.task != "classification" or settings.cnn_name == "mnist":
         return make_optimizers(model, settings.lr, settings.local_lr), {}
-    if settings.dataset == "fashion-mnist":
+    if settings.cnn_name == "fashion-mnist":
         optim = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
         return {"optim": optim}, {
             "lr": torch.optim.lr_scheduler.MultiStepLR(optim, list(FASHION_LR_MILESTONES), 0.1)

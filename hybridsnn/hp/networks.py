@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from torch import nn
 
-from hybridsnn.hp.cnn import CNNConfig, HPConvNet, get_cnn_config
+from hybridsnn.hp.cnn import CNNConfig, HPConvNet, get_cnn_config, sized_for_images
 from hybridsnn.hp.fewshot import FewShotConfig, FewShotNet
 from hybridsnn.hp.mlp import HPMLP, SIMPLE, TOLERANCE, MLPConfig
 from hybridsnn.hp.multitask import MultitaskConfig, MultitaskNet
@@ -15,9 +15,12 @@ from hybridsnn.hp.settings import HPSettings
 
 
 def cnn_config(settings: HPSettings) -> CNNConfig:
-    """The dataset's CNN; a ``--quick`` run's is narrower (``cnn_divisors``: conv channels and hidden dense
-    stages divided by them), with the same neurons, rule, time steps and decoding."""
-    config = get_cnn_config(settings.dataset)
+    """The dataset's CNN (a user dataset's: the MNIST CNN sized by its images and classes); a ``--quick``
+    run's is narrower (``cnn_divisors``: conv channels and hidden dense stages divided by them), with the
+    same neurons, rule, time steps and decoding."""
+    config = get_cnn_config(settings.cnn_name)
+    if settings.data is not None:
+        config = sized_for_images(config, settings.data.chw, len(settings.data.classes), settings.dataset)
     if not settings.cnn_divisors:
         return config
     conv_div, dense_div = settings.cnn_divisors

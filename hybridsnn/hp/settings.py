@@ -15,7 +15,7 @@ from typing import Any
 
 from hybridsnn.data.user_dataset import TRAINED_ON, TrainedOn, is_dataset_path
 from hybridsnn.errors import UserError
-from hybridsnn.hp.cnn import get_cnn_config
+from hybridsnn.hp.cnn import USER_DATA_CNN, get_cnn_config, sized_for_images
 from hybridsnn.hp.methods import Method, resolve_method
 
 #: Tasks trained on images in epochs, those of them that classify single images (predict, --resume,
@@ -23,8 +23,9 @@ from hybridsnn.hp.methods import Method, resolve_method
 IMAGE_TASKS = ("simple", "tolerance", "classification")
 EPOCH_TASKS = (*IMAGE_TASKS, "multitask")
 SWEEP_TASKS = ("simple", "tolerance")
-#: Tasks that train on a user's own dataset (``--dataset PATH``, docs/own_data.md): the MLPs, sized by it.
-USER_DATA_TASKS = ("simple", "tolerance")
+#: Tasks that train on a user's own dataset (``--dataset PATH``, docs/own_data.md): the MLPs and the MNIST
+#: CNN, sized by it.
+USER_DATA_TASKS = ("simple", "tolerance", "classification")
 #: The catalogued datasets ``--dataset`` names (any other value that looks like a path is a user dataset).
 CATALOGUE = ("mnist", "fashion-mnist", "cifar10", "omniglot")
 #: The CIFAR-10 CNN's SGD learning rate (the seed's; its other tasks train with Adam).
@@ -163,6 +164,12 @@ class HPSettings:
         return config
 
     @property
+    def cnn_name(self) -> str:
+        """The catalogued CNN of a ``classification`` run: its dataset's, or for a user dataset the one it is
+        sized from (:data:`~hybridsnn.hp.cnn.USER_DATA_CNN`)."""
+        return USER_DATA_CNN if self.data is not None else self.dataset
+
+    @property
     def image_size(self) -> tuple[int, int] | None:
         """``(H, W)`` of a user dataset's images (None: a catalogued dataset)."""
         return None if self.data is None else self.data.image_shape[:2]
@@ -187,15 +194,15 @@ def is_user_dataset(dataset: object) -> bool:
 
 
 def check_dataset(task: str, dataset: str) -> str:
-    """``dataset`` if ``task`` runs on it (fewshot: always omniglot; a user dataset's path: the MLP tasks)."""
+    """``dataset`` if ``task`` runs on it (fewshot: always omniglot; a user dataset's path: image tasks)."""
     if task == "fewshot":
         return "omniglot"
     if is_user_dataset(dataset):
         if task not in USER_DATA_TASKS:
-            tasks = " or ".join(USER_DATA_TASKS)
-            raise UserError(f"--dataset {dataset} (a user dataset) trains --task {tasks} (MLPs sized by the "
-                            f"images), not --task {task}: its networks are fixed to the catalogued datasets' "
-                            "images")  # fmt: skip
+            tasks = f"{', '.join(USER_DATA_TASKS[:-1])} or {USER_DATA_TASKS[-1]}"
+            raise UserError(f"--dataset {dataset} (a user dataset) trains --task {tasks} (networks sized "
+                            f"by the images), not --task {task}: its networks are fixed to the catalogued "
+                            "datasets' images")  # fmt: skip
         return dataset
     if task == "classification":
         get_cnn_config(dataset)
@@ -216,7 +223,10 @@ def resolve_settings(task: str, given: Mapping[str, Any]) -> HPSettings:
     method = resolve_method(task, given.get("method"))
     defaults = SEED_DEFAULTS[task]
     dataset = check_dataset(task, given.get("dataset") or defaults.dataset)
-    cnn = get_cnn_config(dataset) if task == "classification" else None
+    data = TrainedOn.from_config(dataset, given) if is_user_dataset(dataset) else None
+    cnn = get_cnn_config(USER_DATA_CNN if data else dataset) if task == "classification" else None
+    if cnn is not None and data is not None:  # refuses images too small for the CNN's poolings
+        sized_for_images(cnn, data.chw, len(data.classes), dataset)
     local_lr = given.get("local_lr")
     return HPSettings(
         task=task,
@@ -230,7 +240,7 @@ def resolve_settings(task: str, given: Mapping[str, Any]) -> HPSettings:
         test_subset=given.get("test_subset"),
         multitask=_part(MultitaskSettings, given),
         fewshot=_part(FewShotSettings, given),
-        data=TrainedOn.from_config(dataset, given) if is_user_dataset(dataset) else None,
+        data=data,
     )
 
 
