@@ -8,7 +8,7 @@ from torch import nn
 
 from hybridsnn.dsl.block import LocalBlock, dsl_lif_config
 from hybridsnn.dsl.decoder import decoder_pooling
-from hybridsnn.dsl.network import ARCHITECTURES, build_network, get_architecture, prepare_input
+from hybridsnn.dsl.network import ARCHITECTURES, build_network, get_architecture, prepare_input, sized_layers
 from hybridsnn.dsl.rules import TRAINERS
 from hybridsnn.dsl.settings import NETWORK_KEYS, DSLSettings
 from hybridsnn.errors import UserError
@@ -141,3 +141,24 @@ def test_decoder_pooling_takes_sizes_from_one_and_refuses_other_values():
             name = ("channels", "dim_out", "dim_in_decoder")[args.index(bad)]
             with pytest.raises(UserError, match=rf"^{name} must be an integer >= 1, got {bad!r}$"):
                 decoder_pooling(*args)
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_layers_sized_for_the_models_own_images_are_the_seeds(name):
+    arch = get_architecture(name)  # dim_out and the flattened sizes are written out by hand in the table
+    assert sized_layers(arch, arch.input_shape) == arch.layers
+
+
+def test_a_cnn_sized_for_other_square_images_carries_the_side_through_its_blocks():
+    fashion = get_architecture("FashionCNN")
+    # 20x20x3: conv5 -> 16; pool 8, conv5 -> 4; pool 2, flatten 64 x 2 x 2 = 256 into the dense block
+    layers = sized_layers(fashion, (3, 20, 20))
+    assert [(s.n_in, s.n_out, s.dim_out) for s in layers] == [(3, 32, 16), (32, 64, 4), (256, 1024, None)]
+    network = build_network("FashionCNN", lif=LIF, num_classes=4, input_shape=(3, 20, 20))
+    outputs = network(torch.rand(2, 3, 20, 20), steps=2)
+    assert [tuple(o.shape) for o in outputs] == [(2, 2, 4)] * 3
+    assert sized_layers(get_architecture("MNISTDNN"), (3, 20, 7))[0].n_in == 420  # any size, dense only
+    with pytest.raises(UserError, match=r"takes square images .* holds 20x7x3 images"):
+        sized_layers(fashion, (3, 20, 7))
+    with pytest.raises(UserError, match="8x8 images shrink to nothing by block 2"):
+        sized_layers(fashion, (1, 8, 8))  # conv5 -> 4, pool 2, conv5 -> -2

@@ -50,6 +50,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     np.save(root / "right_size.npy", images(2)[0])
     np.save(root / "wrong_size.npy", images(2, WIDTH, HEIGHT)[0])  # 10x12: H and W swapped
     write_npz(root / "seven_rows.npz", x_train=images(9, 7, WIDTH)[0], x_test=images(6, 7, WIDTH)[0])
+    for name, side in (("square", 16), ("small_square", 6)):
+        write_npz(root / f"{name}.npz", x_train=images(9, side, side)[0], x_test=images(6, side, side)[0])
+    np.save(root / "square.npy", images(2, 16, 16)[0])
     write_broken(root)
     return root
 
@@ -68,8 +71,11 @@ CASES = [case(f"train {model} --dataset {{tmp}}/{name} {flags}", fragment)
          for name, fragment in BAD_DATASETS]  # fmt: skip
 CASES += [
     case(f"train dsl --dataset {{tmp}}/good.npz --model MNISTCNN {DSL_TRAIN}",
-         "model MNISTCNN takes (1, 28, 28) images (C, H, W) but --dataset {tmp}/good.npz holds 12x10x1"),
-    case(f"train dsl --dataset {{tmp}}/rgb.npz --model FashionCNN {DSL_TRAIN}", "holds 12x10x3 images"),
+         "model MNISTCNN takes square images (its local classifiers pool square maps) but --dataset "
+         "{tmp}/good.npz holds 12x10x1 images; use MNISTDNN or FashionDNN"),
+    case(f"train dsl --dataset {{tmp}}/small_square.npz --model MNISTCNN {DSL_TRAIN}",
+         "model MNISTCNN cannot take --dataset {tmp}/small_square.npz: 6x6 images shrink to nothing by "
+         "block 2"),
     case("train dsl --dataset cifar100", "unknown DSL dataset 'cifar100'"),
     case("train hp --task classification --dataset {tmp}/seven_rows.npz",
          "--dataset {tmp}/seven_rows.npz holds 7x10 images; the mnist CNN pools them 3 times (2x2) and takes "
@@ -150,6 +156,25 @@ def test_dsl_sizes_its_network_by_the_data(form: str, data: Path, tmp_path: Path
         case(f"train dsl --checkpoint {final} {DSL_TRAIN}", "not on --dataset MNIST (a catalogued dataset)"),
     ):  # fmt: skip
         assert_refused(bad, tmp_path / "refused", capsys, scratch=data)
+
+
+def test_dsl_cnn_sizes_its_blocks_by_square_images(data: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    out, dataset = tmp_path / "runs", str(data / "square.npz")
+    run(f"train dsl --dataset {dataset} --model MNISTCNN {DSL_TRAIN} --no-progress --output {out} "
+        "--run-name t", capsys)  # fmt: skip
+    final = out / "t" / LAST
+    tensors = load_checkpoint(final).tensors
+    # 16x16: conv5 -> 12x12 (12 channels: 1728 spikes > 1024, pooled 2x1 for the classifier: 12x6x12 = 864);
+    # pool 6x6, conv5 -> 2x2 (64 x 2 x 2 = 256 <= 1024: not pooled)
+    assert tensors["model/blocks.0.encoder.weight"].shape == (12, 1, 5, 5)
+    assert tensors["model/blocks.0.decoder.weight"].shape == (3, 864)
+    assert tensors["model/blocks.1.decoder.weight"].shape == (3, 256)
+    run(f"test dsl --checkpoint {final} --no-progress --output {out} --run-name e", capsys)
+    assert results(out / "e")["samples"] == 6
+    run(f"predict dsl --checkpoint {final} --input {data}/square.npy --no-progress --output {out} "
+        "--run-name p", capsys)  # fmt: skip
+    assert len(json.loads((out / "p" / "predictions.json").read_text())["predictions"]) == 2
 
 
 @pytest.mark.parametrize(("form", "task"), [("good.npz", "simple"), ("good", "tolerance")])

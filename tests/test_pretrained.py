@@ -230,3 +230,31 @@ def test_shipped_classifier_predicts_digits_from_png_and_npy(name, data_root, tm
     assert len(png) == 1 and len(npy) == 20 and png[0] == npy[0]
     # every shipped classifier reaches >= 90 % on the test set; 20 fixed digits at >= 70 % leave room
     assert np.mean(np.array(npy) == digits.y) >= 0.7, (npy, digits.y.tolist())
+
+
+def test_float16_rounding_is_the_nearest_half_and_leaves_integers():
+    from hybridsnn.pretrained.precision import float16_bytes, overflows, rounded_to_float16
+
+    tensors = {"w": np.array([1.0, 1 + 2**-12, 1 + 3 * 2**-12, 70000.0], np.float32), "n": np.arange(3)}
+    rounded = rounded_to_float16(tensors)
+    # float16 has 10 fraction bits: 1 + 2^-12 rounds to 1, 1 + 3·2^-12 to 1 + 2^-10; 70000 overflows to inf
+    assert rounded["w"].dtype == np.float32 and rounded["w"][:3].tolist() == [1.0, 1.0, 1 + 2**-10]
+    assert np.isinf(rounded["w"][3]) and overflows(tensors, rounded) == 1 and rounded["n"] is tensors["n"]
+    assert float16_bytes(tensors) == 4 * 2 + 3 * 8
+
+
+def test_float16_check_records_both_accuracies_in_the_card_and_keeps_the_manifest(in_zoo, data_root):
+    from hybridsnn.pretrained.precision import float16_effect
+
+    effect = float16_effect("dsl-tiny", ["--test-subset", "50", "--data-root", str(data_root)])
+    card = _zoo_card(in_zoo)
+    assert card["float16"] == effect and effect["float32_accuracy"] == card["subset"]["accuracy"]
+    change = 100 * (effect["float16_accuracy"] - effect["float32_accuracy"])
+    assert effect["change_points"] == pytest.approx(change, abs=1e-4) and effect["overflows"] == 0
+    assert effect["float16_allowed"] == (abs(change) < 0.1)
+    assert effect["tensor_bytes_float16"] * 2 == effect["tensor_bytes_float32"]  # DSL: float32 tensors only
+    assert catalog.available(root=in_zoo)[0].card == card  # the manifest holds the new card's sha256
+
+
+def _zoo_card(zoo: Path) -> dict:
+    return json.loads((zoo / "models" / "dsl-tiny" / catalog.CARD_FILE).read_text())

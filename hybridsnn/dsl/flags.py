@@ -52,7 +52,7 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
         default="MNIST",
         help=f"one of {', '.join(DATASETS)} (default: MNIST), or PATH: your own images, a .npz (x_train, "
         "y_train, x_test, y_test) or a folder train/<class>/*.png, test/<class>/*.png (docs/own_data.md); "
-        "MNISTDNN/FashionDNN take any image size, the CNNs only theirs",
+        "MNISTDNN/FashionDNN take any image size, the CNNs square images (sized by them)",
     )
     add(
         "--model",

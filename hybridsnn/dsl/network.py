@@ -8,7 +8,7 @@ classifier; every block's classifier also predicts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
@@ -158,22 +158,49 @@ class DSLNetwork(nn.Module):
 
 def takes_any_size(arch: Architecture) -> bool:
     """Whether ``arch`` is fully connected (MNISTDNN, FashionDNN), so its first layer can take images of any
-    size (C·H·W inputs); the CNNs' fixed layer sizes take only their ``input_shape``."""
+    size (C·H·W inputs); the CNNs take square images of any size (:func:`sized_layers`)."""
     return all(layer.kind == "fc" for layer in arch.layers)
+
+
+def sized_layers(arch: Architecture, input_shape: tuple[int, int, int], source: str = "the images") -> tuple[
+        LayerSpec, ...]:  # fmt: skip
+    """``arch``'s blocks for images of ``input_shape`` ``(C, H, W)``; for the model's own shape its blocks.
+
+    A fully connected model's first layer takes C·H·W inputs. A CNN takes square images (H = W: its local
+    classifiers pool square maps, :mod:`hybridsnn.dsl.decoder`): conv1 takes C channels, and the side is
+    carried through the blocks (``pool2``: ⌊side/2⌋; a k×k convolution with padding p: side + 2p − k + 1),
+    which gives every conv block's ``dim_out`` and the first dense block's C·side² inputs; channel counts
+    and the other dense sizes stay the seed's. Images too small for the convolutions and poolings (a side < 1
+    somewhere), or not square, are refused in one line naming ``source``."""
+    channels, height, width = input_shape
+    if takes_any_size(arch):
+        return (replace(arch.layers[0], n_in=channels * height * width), *arch.layers[1:])
+    if height != width:
+        raise UserError(f"model {arch.name} takes square images (its local classifiers pool square maps) but "
+                        f"{source} holds {height}x{width}x{channels} images; use MNISTDNN or FashionDNN (any "
+                        "image size)")  # fmt: skip
+    side, layers = height, []
+    for index, layer in enumerate(arch.layers):
+        side //= 2 ** layer.before.count("pool2")  # "flatten" comes last where a block has both
+        if layer.kind == "conv":
+            side += 2 * layer.padding - layer.kernel + 1
+            layers.append(replace(layer, n_in=channels, dim_out=side))
+        else:
+            layers.append(replace(layer, n_in=channels * side * side) if "flatten" in layer.before else layer)
+        if side < 1:
+            raise UserError(f"model {arch.name} cannot take {source}: {height}x{width} images shrink to "
+                            f"nothing by block {index + 1}; it needs larger images")  # fmt: skip
+        channels = layer.n_out
+    return tuple(layers)
 
 
 def build_network(name: str, *, lif: LIFConfig, num_classes: int = 10, dim_in_decoder: int = 1024,
                   decoder: str = "trained", input_shape: tuple[int, int, int] | None = None) -> DSLNetwork:
     """The seed model ``name`` with PyTorch's default (kaiming-uniform) initialisation and no biases;
     ``num_classes`` neurons per local classifier, images of ``input_shape`` ``(C, H, W)`` (None: the
-    model's; another shape only for a fully connected model, :func:`takes_any_size`)."""
+    model's; another shape: :func:`sized_layers`)."""
     arch = get_architecture(name)
-    layers = list(arch.layers)
-    if input_shape is not None and tuple(input_shape) != arch.input_shape:
-        if not takes_any_size(arch):
-            raise UserError(f"model {arch.name} takes {arch.input_shape} images, not {tuple(input_shape)}")
-        channels, height, width = input_shape
-        layers[0] = LayerSpec("fc", channels * height * width, layers[0].n_out, before=layers[0].before)
+    layers = sized_layers(arch, input_shape) if input_shape is not None else arch.layers
     blocks = []
     for layer in layers:
         if layer.kind == "fc":

@@ -17,7 +17,7 @@ from typing import Any
 from hybridsnn.data.user_dataset import TrainedOn
 from hybridsnn.dsl.block import dsl_lif_config
 from hybridsnn.dsl.data import CLASSES, DATASETS, canonical_dataset, is_user_dataset
-from hybridsnn.dsl.network import DSLNetwork, build_network, get_architecture, takes_any_size
+from hybridsnn.dsl.network import DSLNetwork, build_network, get_architecture, sized_layers
 from hybridsnn.dsl.rules import Trainer, get_rule
 from hybridsnn.errors import UserError
 
@@ -54,14 +54,8 @@ class DSLSettings:
 
     def __post_init__(self) -> None:
         arch = get_architecture(self.arch)
-        if self.data is not None:
-            if not takes_any_size(arch) and arch.input_shape != self.data.chw:
-                size = "x".join(map(str, self.data.image_shape))
-                raise UserError(
-                    f"model {arch.name} takes {arch.input_shape} images (C, H, W) but --dataset "
-                    f"{self.dataset} holds {size} images (H x W x C); its layer sizes are fixed: use "
-                    "MNISTDNN or FashionDNN (any image size)"
-                )
+        if self.data is not None:  # refuses images the model cannot take
+            sized_layers(arch, self.data.chw, f"--dataset {self.dataset}")
         elif arch.input_shape != DATASETS[(dataset := self.seed_dataset)].shape:
             raise UserError(
                 f"model {arch.name} takes {arch.input_shape} images but {dataset} has "

@@ -148,11 +148,17 @@ def add_to_zoo(
     }
     card["subset"]["accuracy"] = subset_metric(config["model"], folder / relative, flag, subset_args, metric)
     write_json(folder / CARD_FILE, card)
+    record_in_manifest(root, name)
+    return card
+
+
+def record_in_manifest(root: Path, name: str) -> None:
+    """Write the sha256 of every file of the zoo's model ``name`` into the manifest of ``root``."""
+    folder = root / MODELS_DIR / name
     manifest = read_manifest(root)
     manifest[name] = {p.relative_to(folder).as_posix(): sha256(p) for p in sorted(folder.rglob("*"))
                       if p.is_file()}  # fmt: skip
     write_json(root / MANIFEST_FILE, {"format": MANIFEST_FORMAT, "version": 1, "models": manifest})
-    return card
 
 
 def main(argv: list[str] | None = None) -> int:
