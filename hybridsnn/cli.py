@@ -280,7 +280,8 @@ def _run_model_command(command: str, model: str, argv: Sequence[str]) -> int:
             print(path)
         return 0
     if not getattr(args, "resume", None):  # a resumed run's config.json holds the resolved paths
-        resolve_pretrained(args, model)
+        task_given = any(arg == "--task" or arg.startswith("--task=") for arg in argv)
+        resolve_pretrained(args, model, task_given=task_given)
     if command == "train" and args.test:
         if args.resume:
             raise UserError("--test evaluates --checkpoint and writes a new run; it cannot be combined with "
@@ -383,17 +384,25 @@ def _take_stored_config(
 CHECKPOINT_FLAGS = {"checkpoint": "--checkpoint", "fixed_hidden": "--fixed-hidden", "encoders": "--encoders"}
 
 
-def resolve_pretrained(args: argparse.Namespace, model: str) -> None:
-    """Replace ``--pretrained NAME`` and each ``pretrained:NAME`` value by the shipped model's file."""
+def resolve_pretrained(args: argparse.Namespace, model: str, task_given: bool = True) -> None:
+    """Replace ``--pretrained NAME`` and each ``pretrained:NAME`` value by the shipped model's file. Where
+    ``--task`` was not given (``task_given``), the task of the model that ``--pretrained`` or
+    ``--checkpoint pretrained:NAME`` names becomes the task (a given one is checked against the checkpoint
+    by the system, as for any checkpoint)."""
     from hybridsnn.pretrained.catalog import VALUE_PREFIX, resolve
 
     for dest, flag in CHECKPOINT_FLAGS.items():
         value = getattr(args, dest, None)
         if isinstance(value, str) and value.startswith(VALUE_PREFIX):
-            setattr(args, dest, str(resolve(value[len(VALUE_PREFIX) :], model, flag).checkpoint))
+            named = resolve(value[len(VALUE_PREFIX) :], model, flag)
+            setattr(args, dest, str(named.checkpoint))
+            if dest == "checkpoint" and not task_given and hasattr(args, "task"):
+                args.task = named.card["task"]
     if args.pretrained is None:
         return
     entry = resolve(args.pretrained, model)
+    if not task_given and hasattr(args, "task"):
+        args.task = entry.card["task"]
     if getattr(args, entry.flag, None) is not None:
         raise UserError(f"--pretrained {args.pretrained!r} and {CHECKPOINT_FLAGS[entry.flag]} "
                         f"{getattr(args, entry.flag)!r} both name the model to use; give one")  # fmt: skip

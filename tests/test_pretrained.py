@@ -15,6 +15,7 @@ import pytest
 from hybridsnn import cli
 from hybridsnn.pretrained import catalog
 from hybridsnn.pretrained.build import add_to_zoo
+from hybridsnn.registry import get_model
 from hybridsnn.results import read_json_file
 from tests.bad_input import assert_refused, case, params
 from tests.conftest import require_dataset
@@ -258,3 +259,26 @@ def test_float16_check_records_both_accuracies_in_the_card_and_keeps_the_manifes
 
 def _zoo_card(zoo: Path) -> dict:
     return json.loads((zoo / "models" / "dsl-tiny" / catalog.CARD_FILE).read_text())
+
+
+def _without_task(args: list[str]) -> list[str]:
+    """``args`` without a ``--task VALUE`` pair."""
+    drop = {i for i, a in enumerate(args) if a == "--task"}
+    return [a for i, a in enumerate(args) if i not in drop and i - 1 not in drop]
+
+
+#: Shipped models whose task is not their system's default task (``--pretrained`` must supply it).
+OTHER_TASK = [n for n in SHIPPED_MODELS if _card(n)["task"] != get_model(_card(n)["model"]).tasks[0]]
+
+
+@pytest.mark.parametrize("name", OTHER_TASK)
+def test_pretrained_supplies_its_task_when_none_is_given(name, data_root, tmp_path, monkeypatch):
+    monkeypatch.setenv(catalog.ZOO_ENV, str(SHIPPED))
+    monkeypatch.setenv("HYBRIDSNN_DATA", str(data_root))
+    card = _card(name)
+    argv = ["test", card["model"], "--pretrained", name, *_without_task(card["subset"]["args"]), "--output",
+            str(tmp_path), "--run-name", "t", "--no-progress"]  # fmt: skip
+    assert "--task" not in argv and cli.main(argv) == 0
+    assert json.loads((tmp_path / "t" / "config.json").read_text())["task"] == card["task"]
+    value = read_json_file(tmp_path / "t" / "results.json", "results")["metrics"][card["metric"]]
+    assert abs(value - card["subset"]["accuracy"]) <= SUBSET_TOLERANCE
