@@ -5,7 +5,9 @@ The command line prints ``hybridsnn: error: <message>`` for any :class:`UserErro
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+import sys
+from collections.abc import Callable, Iterable
 
 
 class UserError(ValueError):
@@ -27,3 +29,18 @@ def unknown_choice(kind: str, value: object, allowed: Iterable[object]) -> UserE
     """Build the standard error for a value outside a fixed set, e.g. an unknown model or dataset."""
     names = ", ".join(str(a) for a in allowed)
     return UserError(f"unknown {kind} {value!r}; allowed: {names}")
+
+
+def one_line_errors(main: Callable[..., int]) -> Callable[..., int]:
+    """``main`` (a command line's entry point) with a :class:`UserError` printed as the one line
+    ``hybridsnn: error: ...`` on stderr and exit status 2, as the ``hybridsnn`` command does."""
+
+    @functools.wraps(main)
+    def guarded(*args: object, **kwargs: object) -> int:
+        try:
+            return main(*args, **kwargs)
+        except UserError as exc:
+            print(f"hybridsnn: error: {exc}", file=sys.stderr)
+            return 2
+
+    return guarded

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from hybridsnn import cli
+from hybridsnn.errors import UserError
 from hybridsnn.pretrained import catalog
 from hybridsnn.pretrained.build import add_to_zoo
 from hybridsnn.registry import get_model
@@ -282,3 +283,25 @@ def test_pretrained_supplies_its_task_when_none_is_given(name, data_root, tmp_pa
     assert json.loads((tmp_path / "t" / "config.json").read_text())["task"] == card["task"]
     value = read_json_file(tmp_path / "t" / "results.json", "results")["metrics"][card["metric"]]
     assert abs(value - card["subset"]["accuracy"]) <= SUBSET_TOLERANCE
+
+
+def test_a_failed_build_leaves_the_zoo_as_it_was(in_zoo, capsys):
+    before = {p.relative_to(in_zoo): p.read_bytes() for p in in_zoo.rglob("*") if p.is_file()}
+    with pytest.raises(UserError, match="failed"):  # the subset test refuses --test-subset 0
+        add_to_zoo(in_zoo.parent / "runs" / "tiny", "dsl-tiny", protocol="p", command="c",
+                   metric="test_accuracy", subset_args=["--test-subset", "0"], test_set="t",
+                   checkpoint="best", keep=("model/",))  # fmt: skip
+    assert "--test-subset" in capsys.readouterr().err
+    after = {p.relative_to(in_zoo): p.read_bytes() for p in in_zoo.rglob("*") if p.is_file()}
+    assert after == before and catalog.available(root=in_zoo)[0].name == "dsl-tiny"
+
+
+def test_the_maintainer_tools_refuse_in_one_line(in_zoo, capsys):
+    from hybridsnn.pretrained import build, precision
+
+    assert precision.main(["nope"]) == 2
+    assert build.main([str(in_zoo), "--name", "x", "--protocol", "p", "--command", "c", "--metric", "m",
+                       "--test-set", "t"]) == 2  # fmt: skip
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and all(line.startswith("hybridsnn: error: ") for line in lines)
+    assert "'nope' is not in the zoo" in lines[0] and "is not a run directory" in lines[1]

@@ -20,7 +20,7 @@ from typing import Any
 
 from hybridsnn.atomic import write_json
 from hybridsnn.checkpoint import load_checkpoint, save_checkpoint
-from hybridsnn.errors import UserError
+from hybridsnn.errors import UserError, one_line_errors
 from hybridsnn.pretrained.catalog import (
     CARD_FILE,
     MANIFEST_FILE,
@@ -74,7 +74,11 @@ def subset_metric(model: str, checkpoint: Path, flag: str, args: list[str], metr
         option = "--" + flag.replace("_", "-")
         argv = ["test", model, option, str(checkpoint), *args, "--output", scratch, "--run-name", "subset",
                 "--no-progress"]  # fmt: skip
-        if cli.main(argv) != 0:
+        try:
+            status = cli.main(argv)
+        except SystemExit as exc:  # argparse refused a flag (it has printed its one line)
+            status = exc.code
+        if status != 0:
             raise UserError(f"hybridsnn {shlex.join(argv)} failed")
         value = read_json_file(Path(scratch) / "subset" / "results.json", "results")["metrics"].get(metric)
     if not isinstance(value, (int, float)):
@@ -97,7 +101,9 @@ def add_to_zoo(
     keep: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Copy ``run_dir`` (a completed training run) into the zoo as ``name``; returns its card. ``keep``:
-    ship only the checkpoint tensors under these prefixes (e.g. ``model/``, leaving out optimiser state)."""
+    ship only the checkpoint tensors under these prefixes (e.g. ``model/``, leaving out optimiser state).
+    The model is assembled in a staging folder and takes the place of an earlier ``name`` only once its
+    subset test has passed, so a failed build leaves the zoo as it was."""
     config, results = read_config(run_dir), read_json_file(run_dir / "results.json", "results")
     if results.get("status") != "completed" or config.get("command") != "train":
         raise UserError(f"{str(run_dir)!r} is not a completed training run")
@@ -105,9 +111,54 @@ def add_to_zoo(
     if not (run_dir / relative).is_file():
         found = ", ".join(sorted(p.stem for p in (run_dir / "checkpoints").glob("*.safetensors"))) or "none"
         raise UserError(f"{str(run_dir)!r} has no checkpoint {checkpoint!r} (it has: {found})")
+    full = results["metrics"].get(metric)
+    if not isinstance(full, (int, float)):
+        raise UserError(f"{str(run_dir)!r}: results.json has no number {metric!r}")
     root = zoo_root()
     folder = root / MODELS_DIR / name
-    shutil.rmtree(folder, ignore_errors=True)
+    staging = folder.with_name(f".{name}.building")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        _copy_run(run_dir, staging, relative, keep, extra_files or {})
+        subset = subset_metric(config["model"], staging / relative, flag, subset_args, metric)
+        card = {
+            "name": name,
+            "model": config["model"],
+            "task": config["task"],
+            "dataset": results.get("dataset") or config.get("dataset"),
+            "protocol": protocol,
+            "command": command,
+            "git_commit": results.get("git_commit"),
+            "seed": results.get("seed"),
+            "machine": {
+                "host": read_status(run_dir).get("host"),
+                "cpu": _cpu_name(),
+                "cores": os.cpu_count(),
+                "device": results.get("device"),
+                "engine": results.get("engine"),
+            },
+            "wall_time_s": results.get("wall_time_s"),
+            "metric": metric,
+            "test_accuracy": float(full),
+            "test_set": test_set,
+            "subset": {"args": subset_args, "accuracy": subset},
+            "checkpoint": relative,
+            "flag": flag,
+            "versions": results.get("versions"),
+        }
+        write_json(staging / CARD_FILE, card)
+        shutil.rmtree(folder, ignore_errors=True)
+        staging.rename(folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    record_in_manifest(root, name)
+    return card
+
+
+def _copy_run(run_dir: Path, folder: Path, relative: str, keep: tuple[str, ...],
+              extra_files: dict[str, Path]) -> None:  # fmt: skip
+    """Copy the run's files, its checkpoint ``relative`` (trimmed to ``keep``) and ``extra_files`` into
+    ``folder``."""
     (folder / "checkpoints").mkdir(parents=True)
     for file in RUN_FILES:
         if (run_dir / file).is_file() and file.endswith(".json"):
@@ -115,41 +166,9 @@ def add_to_zoo(
         elif (run_dir / file).is_file():
             shutil.copy2(run_dir / file, folder / file)
     _copy_checkpoint(run_dir / relative, folder / relative, keep)
-    for target, source in (extra_files or {}).items():
+    for target, source in extra_files.items():
         (folder / target).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, folder / target)
-    full = results["metrics"].get(metric)
-    if not isinstance(full, (int, float)):
-        raise UserError(f"{str(run_dir)!r}: results.json has no number {metric!r}")
-    card = {
-        "name": name,
-        "model": config["model"],
-        "task": config["task"],
-        "dataset": results.get("dataset") or config.get("dataset"),
-        "protocol": protocol,
-        "command": command,
-        "git_commit": results.get("git_commit"),
-        "seed": results.get("seed"),
-        "machine": {
-            "host": read_status(run_dir).get("host"),
-            "cpu": _cpu_name(),
-            "cores": os.cpu_count(),
-            "device": results.get("device"),
-            "engine": results.get("engine"),
-        },
-        "wall_time_s": results.get("wall_time_s"),
-        "metric": metric,
-        "test_accuracy": float(full),
-        "test_set": test_set,
-        "subset": {"args": subset_args, "accuracy": None},
-        "checkpoint": relative,
-        "flag": flag,
-        "versions": results.get("versions"),
-    }
-    card["subset"]["accuracy"] = subset_metric(config["model"], folder / relative, flag, subset_args, metric)
-    write_json(folder / CARD_FILE, card)
-    record_in_manifest(root, name)
-    return card
 
 
 def record_in_manifest(root: Path, name: str) -> None:
@@ -161,6 +180,7 @@ def record_in_manifest(root: Path, name: str) -> None:
     write_json(root / MANIFEST_FILE, {"format": MANIFEST_FORMAT, "version": 1, "models": manifest})
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     """Command line of the zoo builder."""
     parser = argparse.ArgumentParser(prog="python -m hybridsnn.pretrained.build", description=__doc__)

@@ -21,6 +21,7 @@ import numpy as np
 
 from hybridsnn.atomic import write_json
 from hybridsnn.checkpoint import load_checkpoint, save_checkpoint
+from hybridsnn.errors import UserError, one_line_errors
 from hybridsnn.pretrained.build import record_in_manifest, subset_metric
 from hybridsnn.pretrained.catalog import CARD_FILE, read_manifest, verified, zoo_root
 
@@ -52,7 +53,11 @@ def float16_effect(name: str, test_args: list[str]) -> dict[str, Any]:
     """Measure and record the effect of float16 storage on the shipped model ``name`` (module docstring);
     returns the card's new ``float16`` entry."""
     root = zoo_root()
-    entry = verified(name, read_manifest(root)[name], root)
+    manifest = read_manifest(root)
+    if name not in manifest:
+        raise UserError(f"pretrained model {name!r} is not in the zoo {str(root)!r} (it has: "
+                        f"{', '.join(sorted(manifest)) or 'none'})")  # fmt: skip
+    entry = verified(name, manifest[name], root)
     metric = str(entry.card["metric"])
     shipped = load_checkpoint(entry.checkpoint)
     float32 = subset_metric(entry.model, entry.checkpoint, entry.flag, test_args, metric)
@@ -82,6 +87,7 @@ def float16_effect(name: str, test_args: list[str]) -> dict[str, Any]:
     return effect
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     """Command line of the float16 check."""
     parser = argparse.ArgumentParser(prog="python -m hybridsnn.pretrained.precision", description=__doc__)
