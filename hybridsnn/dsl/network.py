@@ -162,8 +162,9 @@ def takes_any_size(arch: Architecture) -> bool:
     return all(layer.kind == "fc" for layer in arch.layers)
 
 
-def sized_layers(arch: Architecture, input_shape: tuple[int, int, int], source: str = "the images") -> tuple[
-        LayerSpec, ...]:  # fmt: skip
+def sized_layers(
+    arch: Architecture, input_shape: tuple[int, int, int], source: str = "the images"
+) -> tuple[LayerSpec, ...]:
     """``arch``'s blocks for images of ``input_shape`` ``(C, H, W)``; for the model's own shape its blocks.
 
     A fully connected model's first layer takes C·H·W inputs. A CNN takes square images (H = W: its local
