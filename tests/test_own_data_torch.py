@@ -22,6 +22,8 @@ from test_own_data import (
     BAD_DATASETS,
     CLASSES,
     HEIGHT,
+    SHIFT_TRAIN,
+    SYM_TRAIN,
     WIDTH,
     assert_printed_predictions,
     images,
@@ -272,3 +274,35 @@ def test_colour_images_give_three_inputs_per_pixel(tmp_path: Path,
     run(f"train hp --task classification --dataset {rgb} --epochs 1 --batch-size 3 {flags} --run-name c",
         capsys)  # fmt: skip
     assert load_checkpoint(out / "c" / LAST).tensors["model/convs.0.weight"].shape == (128, 3, 3, 3)
+
+
+def interrupted(run_dir: Path) -> None:
+    """Make a finished run look killed: its status still ``running`` for a process that is gone, no
+    results (what a SIGKILL after the last checkpoint leaves)."""
+    status = json.loads((run_dir / "status.json").read_text())
+    (run_dir / "status.json").write_text(json.dumps({**status, "status": "running", "pid": 2**22 + 1}))
+    (run_dir / "results.json").unlink()
+
+
+RESUMED = [
+    ("sym-stdp", SYM_TRAIN),
+    ("shifting", SHIFT_TRAIN),
+    ("dsl", DSL_TRAIN),
+    ("hp", f"--task simple {HP_TRAIN}"),
+]
+
+
+@pytest.mark.parametrize(("model", "flags"), RESUMED, ids=[m for m, _ in RESUMED])
+def test_resume_refuses_a_dataset_whose_classes_changed(
+    model: str, flags: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dataset, out = write_npz(tmp_path / "data.npz"), tmp_path / "runs"
+    run(f"train {model} --dataset {dataset} {flags} --no-progress --output {out} --run-name r", capsys)
+    interrupted(out / "r")
+    write_npz(dataset, classes=np.array(["a", "b", "c"]))  # the same images under other class names
+    line = assert_refused(case(f"train {model} --resume {out / 'r'} --no-progress", "the run was trained on"),
+                          tmp_path / "refused", capsys)  # fmt: skip
+    assert line.startswith(f"hybridsnn: error: --resume {str(out / 'r')!r}: ") and "classes a, b, c" in line
+    write_npz(dataset)  # put the dataset back: the run resumes and completes
+    run(f"train {model} --resume {out / 'r'} --no-progress", capsys)
+    assert results(out / "r")["status"] == "completed"

@@ -190,12 +190,24 @@ class TrainedOn:
     def check(self, data: ArrayDataset, source: str) -> ArrayDataset:
         """``data`` if its images and classes are those of this record, else the one-line refusal naming
         ``source`` (what the network was trained for)."""
-        found = TrainedOn.of(self.path, data)
+        self.check_same(TrainedOn.of(data.name, data), source)
+        return data
+
+    def check_same(self, found: TrainedOn, source: str) -> None:
+        """Refuse in one line, naming ``source``, a dataset record ``found`` (what its path holds now) with
+        other images or classes than this one."""
         if (found.image_shape, found.classes) != (self.image_shape, self.classes):
-            raise UserError(f"{source} was trained on {self.describe()}; {data.name} now holds "
+            raise UserError(f"{source} was trained on {self.describe()}; {found.path} now holds "
                             f"{'x'.join(map(str, found.image_shape))} images, classes "
                             f"{', '.join(found.classes)}")  # fmt: skip
-        return data
+
+
+def check_resumed_data(last_config: Mapping[str, Any], given: TrainedOn | None, run_dir: str) -> None:
+    """Refuse to ``--resume`` ``run_dir`` when its user dataset (``given``: what the path holds now) no longer
+    holds the images and classes that its last checkpoint (configuration ``last_config``) was trained on."""
+    if given is not None and last_config.get(TRAINED_ON) is not None:
+        stored = TrainedOn.from_dict(last_config[TRAINED_ON], f"--resume {run_dir!r}: its last checkpoint")
+        stored.check_same(given, f"--resume {run_dir!r}: the run")
 
 
 def check_same_data(stored: TrainedOn | None, given: TrainedOn | None, checkpoint: str, dataset: str) -> None:

@@ -20,7 +20,7 @@ from hybridsnn.atomic import write_json
 from hybridsnn.checks.flags import refuse_training_flags
 from hybridsnn.data import ArrayDataset, read_image_file
 from hybridsnn.data.image_files import read_label_file
-from hybridsnn.data.user_dataset import TRAINED_ON, check_same_data
+from hybridsnn.data.user_dataset import TRAINED_ON, check_resumed_data, check_same_data
 from hybridsnn.dsl.checkpoints import load_model_checkpoint, load_trained
 from hybridsnn.dsl.confusion import save_confusion
 from hybridsnn.dsl.data import image_transform, load_split, make_loader
@@ -111,7 +111,8 @@ def validate(args: argparse.Namespace, command: str) -> None:
             check_same_data(stored, settings.data, str(args.checkpoint), settings.dataset)
             restore_state(start, {"model": network})
         if args.resume:
-            check_resume(args.resume, "dsl", {"model": settings.build()}, args.seed)
+            last = check_resume(args.resume, "dsl", {"model": settings.build()}, args.seed)
+            check_resumed_data(last.config if last else {}, settings.data, args.resume)
         return
     if getattr(args, "test", False):  # train dsl --test
         refuse_training_flags(args, "dsl")

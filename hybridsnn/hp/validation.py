@@ -11,7 +11,7 @@ import torch
 
 from hybridsnn.checks.flags import refuse_flags_not_read, refuse_repeats, refuse_training_flags
 from hybridsnn.checks.values import check_stored_flags
-from hybridsnn.data.user_dataset import check_same_data
+from hybridsnn.data.user_dataset import check_resumed_data, check_same_data
 from hybridsnn.errors import UserError
 from hybridsnn.hp.checkpoints import load_matching_checkpoint, multitask_tasks, network_from_checkpoint
 from hybridsnn.hp.flags import TEST_FLAGS_OF, TRAIN_FLAGS_OF, command_parser
@@ -78,7 +78,8 @@ def _validate_train(args: argparse.Namespace) -> None:
         check_same_data(stored.data, settings.data, str(args.checkpoint), settings.dataset)
         restore_state(checkpoint, {"model": build_network(settings)})
     if args.resume:
-        check_resume(args.resume, "hp", {"model": build_network(settings)}, args.seed)
+        last = check_resume(args.resume, "hp", {"model": build_network(settings)}, args.seed)
+        check_resumed_data(last.config if last else {}, settings.data, args.resume)
 
 
 def _repeats(args: argparse.Namespace) -> None:

@@ -21,7 +21,7 @@ import torch
 
 from hybridsnn.checkpoint import Checkpoint, load_checkpoint
 from hybridsnn.checks import values
-from hybridsnn.errors import CheckpointError
+from hybridsnn.errors import CheckpointError, UserError
 from hybridsnn.results import Run
 from hybridsnn.shifting.data import IMAGE_DATASETS
 from hybridsnn.shifting.reference import LayerParams
@@ -141,6 +141,18 @@ def user_data(checkpoint: Checkpoint, source: str) -> UserData | None:
         raise CheckpointError(f"checkpoint {source!r}: {USER_DATA}.classes is {classes!r}; expected at least "
                               "2 distinct class names")  # fmt: skip
     return UserData(path, tuple(shape), tuple(classes))
+
+
+def check_same_images(checkpoint: Checkpoint, data: UserData, source: str) -> None:
+    """Refuse in one line, naming ``source``, to continue training a network of ``checkpoint`` on ``data``
+    (what the run's ``--dataset`` path holds now) when its image shape or classes are not the ones the
+    checkpoint was trained on."""
+    trained = user_data(checkpoint, str(checkpoint.path))
+    if trained is not None and (trained.image_shape, trained.classes) != (data.image_shape, data.classes):
+        size = "x".join(map(str, data.image_shape))
+        raise UserError(f"{source}: the run was trained on {trained.describe()}; {data.path} now holds "
+                        f"{size} images, classes {', '.join(data.classes)}; restore that dataset or start a "
+                        "new run")  # fmt: skip
 
 
 def stored(checkpoint: Checkpoint, key: str, default: Any, ok: Callable[[Any], bool], allowed: str) -> Any:

@@ -13,7 +13,14 @@ import argparse
 from typing import Any
 
 from hybridsnn.results import Run
-from hybridsnn.shifting.checkpoints import USER_DATA, UserData, resume_point, save_layers, start_layers
+from hybridsnn.shifting.checkpoints import (
+    USER_DATA,
+    UserData,
+    check_same_images,
+    resume_point,
+    save_layers,
+    start_layers,
+)
 from hybridsnn.shifting.data import image_data, is_user_dataset, shuffled
 from hybridsnn.shifting.networks import build_network, engine_name, run_device
 from hybridsnn.shifting.reporting import progress_bar, save_outputs
@@ -37,6 +44,8 @@ def train_images(args: argparse.Namespace, run: Run, settings: TaskSettings) -> 
         meta[USER_DATA] = data.to_dict()
     n_batches = -(-len(train_split) // settings.batch_size)
     point = resume_point(run, args, settings, n_batches)
+    if point and USER_DATA in meta:
+        check_same_images(point[0], data, f"--resume {str(run.path)!r}")
     if point:
         layers = [layer.to(device) for layer in point[1]]
         progress = Progress.from_dict(point[0].extra["progress"])

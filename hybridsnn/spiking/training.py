@@ -334,14 +334,17 @@ def _resume_point(checkpoint: Checkpoint, seed: int) -> tuple[int, int, float | 
     return epoch, step, best_value, best_epoch
 
 
-def check_resume(run_dir: str | Path, model: str, objects: Mapping[str, Stateful], seed: int) -> None:
+def check_resume(
+    run_dir: str | Path, model: str, objects: Mapping[str, Stateful], seed: int
+) -> Checkpoint | None:
     """Refuse, before ``--resume`` reopens a run (and rewrites its status), a ``last`` checkpoint that
     :func:`fit` could not continue from: unreadable or corrupt, of another model or seed, without its epoch
-    and step, or not fitting ``objects`` (their state is overwritten: pass freshly built ones). A run without
-    a ``last`` checkpoint passes (it starts over)."""
+    and step, or not fitting ``objects`` (their state is overwritten: pass freshly built ones). Returns that
+    checkpoint; None for a run without one (it starts over)."""
     path = Path(run_dir) / CHECKPOINT_DIR / f"{LAST_CHECKPOINT}.safetensors"
     if not path.exists():
-        return
+        return None
     checkpoint = load_checkpoint(path, model=model)
     _resume_point(checkpoint, seed)
     restore_state(checkpoint, objects)
+    return checkpoint

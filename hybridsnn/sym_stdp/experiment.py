@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from hybridsnn.checkpoint import Checkpoint, check_shapes
 from hybridsnn.checks import values
-from hybridsnn.errors import CheckpointError
+from hybridsnn.errors import CheckpointError, UserError
 from hybridsnn.results import Run
 from hybridsnn.sym_stdp import monitor as train_monitor
 from hybridsnn.sym_stdp.config import SymStdpConfig
@@ -141,7 +141,23 @@ def resumed_state(run: Run, config: SymStdpConfig, n_train: int, total: int) -> 
     last = run.checkpoint_dir / "last.safetensors"
     if not last.is_file():
         return None
-    return _checked_state(run.load_checkpoint("last"), config, n_train, total, str(last))
+    checkpoint = run.load_checkpoint("last")
+    _refuse_other_images(checkpoint, config, f"--resume {str(run.path)!r}")
+    return _checked_state(checkpoint, config, n_train, total, str(last))
+
+
+def _refuse_other_images(ckpt: Checkpoint, config: SymStdpConfig, source: str) -> None:
+    """Refuse in one line to continue a run on a user dataset whose images (H, W) or classes are no longer
+    those its ``last`` checkpoint was trained on (the dataset at the run's path was replaced)."""
+    trained = ckpt.extra.get("sym_stdp")
+    if not isinstance(trained, dict) or trained.get("dataset") != config.dataset:
+        return  # another dataset altogether: the shape checks of the state name it
+    before = (list(trained.get("input_shape") or ()), list(trained.get("classes") or ()))
+    if before != (list(config.input_shape), list(config.classes)):
+        now = "x".join(map(str, config.input_shape))
+        raise UserError(f"{source}: the run was trained on {'x'.join(map(str, before[0]))} images, classes "
+                        f"{', '.join(map(str, before[1]))}; its dataset now holds {now} images, classes "
+                        f"{', '.join(config.classes)}; restore that dataset or start a new run")  # fmt: skip
 
 
 def _checked_state(
