@@ -280,8 +280,7 @@ def _run_model_command(command: str, model: str, argv: Sequence[str]) -> int:
             print(path)
         return 0
     if not getattr(args, "resume", None):  # a resumed run's config.json holds the resolved paths
-        task_given = any(arg == "--task" or arg.startswith("--task=") for arg in argv)
-        resolve_pretrained(args, model, task_given=task_given)
+        resolve_pretrained(args, model, task_given="task" in explicit_flags(parser, argv))
     if command == "train" and args.test:
         if args.resume:
             raise UserError("--test evaluates --checkpoint and writes a new run; it cannot be combined with "

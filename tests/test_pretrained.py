@@ -304,4 +304,5 @@ def test_the_maintainer_tools_refuse_in_one_line(in_zoo, capsys):
                        "--test-set", "t"]) == 2  # fmt: skip
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 2 and all(line.startswith("hybridsnn: error: ") for line in lines)
-    assert "'nope' is not in the zoo" in lines[0] and "is not a run directory" in lines[1]
+    assert "pretrained model 'nope' is not shipped (available: dsl-tiny)" in lines[0]
+    assert "is not a run directory" in lines[1]

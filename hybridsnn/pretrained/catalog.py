@@ -103,6 +103,17 @@ def verified(name: str, files: dict[str, str], root: Path) -> Pretrained:
     return Pretrained(name, folder, card)
 
 
+def shipped(name: str, root: Path | None = None) -> Pretrained:
+    """The checked model ``name`` of the zoo at ``root`` (default :func:`zoo_root`), of any system; a name
+    the manifest does not list is refused in one line."""
+    root = root or zoo_root()
+    manifest = read_manifest(root)
+    if name not in manifest:
+        allowed = ", ".join(sorted(manifest)) or "none are installed"
+        raise UserError(f"pretrained model {name!r} is not shipped (available: {allowed})")
+    return verified(name, manifest[name], root)
+
+
 def available(model: str | None = None, root: Path | None = None) -> list[Pretrained]:
     """Every shipped model (of ``model`` only, when given), each checked against the manifest."""
     root = root or zoo_root()

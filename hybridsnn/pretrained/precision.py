@@ -21,9 +21,9 @@ import numpy as np
 
 from hybridsnn.atomic import write_json
 from hybridsnn.checkpoint import load_checkpoint, save_checkpoint
-from hybridsnn.errors import UserError, one_line_errors
+from hybridsnn.errors import one_line_errors
 from hybridsnn.pretrained.build import record_in_manifest, subset_metric
-from hybridsnn.pretrained.catalog import CARD_FILE, read_manifest, verified, zoo_root
+from hybridsnn.pretrained.catalog import CARD_FILE, shipped, zoo_root
 
 #: The largest change of test accuracy (points, i.e. percent of the test set) that float16 storage may make.
 MAX_CHANGE_POINTS = 0.1
@@ -53,21 +53,17 @@ def float16_effect(name: str, test_args: list[str]) -> dict[str, Any]:
     """Measure and record the effect of float16 storage on the shipped model ``name`` (module docstring);
     returns the card's new ``float16`` entry."""
     root = zoo_root()
-    manifest = read_manifest(root)
-    if name not in manifest:
-        raise UserError(f"pretrained model {name!r} is not in the zoo {str(root)!r} (it has: "
-                        f"{', '.join(sorted(manifest)) or 'none'})")  # fmt: skip
-    entry = verified(name, manifest[name], root)
+    entry = shipped(name, root)
     metric = str(entry.card["metric"])
-    shipped = load_checkpoint(entry.checkpoint)
+    stored = load_checkpoint(entry.checkpoint)
     float32 = subset_metric(entry.model, entry.checkpoint, entry.flag, test_args, metric)
-    half = rounded_to_float16(shipped.tensors)
+    half = rounded_to_float16(stored.tensors)
     with tempfile.TemporaryDirectory(prefix="hybridsnn-float16-") as scratch:
         copy = Path(scratch) / name
         shutil.copytree(entry.folder, copy)
         rounded = copy / str(entry.card["checkpoint"])
-        save_checkpoint(rounded, half, model=shipped.model,
-                        config=shipped.config, extra=shipped.extra)  # fmt: skip
+        save_checkpoint(rounded, half, model=stored.model,
+                        config=stored.config, extra=stored.extra)  # fmt: skip
         float16 = subset_metric(entry.model, rounded, entry.flag, test_args, metric)
     change = 100.0 * (float16 - float32)
     effect = {
@@ -76,9 +72,9 @@ def float16_effect(name: str, test_args: list[str]) -> dict[str, Any]:
         "float16_accuracy": float16,
         "change_points": round(change, 4),
         "float16_allowed": abs(change) < MAX_CHANGE_POINTS,
-        "overflows": overflows(shipped.tensors, half),
-        "tensor_bytes_float32": int(sum(v.nbytes for v in shipped.tensors.values())),
-        "tensor_bytes_float16": float16_bytes(shipped.tensors),
+        "overflows": overflows(stored.tensors, half),
+        "tensor_bytes_float32": int(sum(v.nbytes for v in stored.tensors.values())),
+        "tensor_bytes_float16": float16_bytes(stored.tensors),
         "stored": "float32",
     }
     card = {**entry.card, "float16": effect}
