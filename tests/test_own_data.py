@@ -266,12 +266,15 @@ def test_shifting_sizes_its_network_by_the_data(form: str, data: Path, tmp_path:
     ckpt = load_checkpoint(final)
     assert ckpt.extra["sizes"] == [HEIGHT * WIDTH, 6, 3]
     assert ckpt.tensors["layer0.w"].shape[0] == HEIGHT * WIDTH and ckpt.tensors["layer1.w"].shape[-1] == 3
-    assert ckpt.extra["user_data"] == {"path": dataset, "image_shape": [HEIGHT, WIDTH], "classes": classes}
+    assert ckpt.extra["user_data"] == {"path": dataset, "image_shape": [HEIGHT, WIDTH, 1], "classes": classes}
     assert (results(out / "t")["dataset"], results(out / "t")["classes"]) == (dataset, classes)
 
     run(f"test shifting --task mnist --checkpoint {final} --no-progress --output {out} --run-name e", capsys)
     tested = results(out / "e")
     assert (tested["dataset"], tested["classes"], tested["samples"]) == (dataset, classes, 6)
+    older = damaged(final, tmp_path / "older.safetensors", "user_data", image_shape=[HEIGHT, WIDTH])
+    run(f"test shifting --task mnist --checkpoint {older} --no-progress --output {out} --run-name o", capsys)
+    assert results(out / "o")["metrics"] == tested["metrics"]  # grey stored as [H, W] before: still read
 
     dog = data / "good" / "test" / "dog" / "001.png"
     printed = run(f"predict shifting --task mnist --checkpoint {final} --input {data}/right_size.npy {dog} "

@@ -303,6 +303,7 @@ def test_resume_refuses_a_dataset_whose_classes_changed(
     line = assert_refused(case(f"train {model} --resume {out / 'r'} --no-progress", "the run was trained on"),
                           tmp_path / "refused", capsys)  # fmt: skip
     assert line.startswith(f"hybridsnn: error: --resume {str(out / 'r')!r}: ") and "classes a, b, c" in line
+    assert line.endswith("; restore that dataset or start a new run")
     write_npz(dataset)  # put the dataset back: the run resumes and completes
     run(f"train {model} --resume {out / 'r'} --no-progress", capsys)
     assert results(out / "r")["status"] == "completed"

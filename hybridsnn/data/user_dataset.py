@@ -102,8 +102,12 @@ def load_user_splits(path: str | os.PathLike[str]) -> Splits:
 
 def image_shape(data: ArrayDataset) -> tuple[int, int, int]:
     """``(H, W, C)`` of the images of ``data`` (C = 1 for grey ``(N, H, W)``)."""
-    shape = tuple(data.x.shape[1:])
-    return (shape[0], shape[1], 1) if len(shape) == 2 else (shape[0], shape[1], shape[2])
+    return hwc(tuple(data.x.shape[1:]))
+
+
+def hwc(shape: Sequence[int]) -> tuple[int, int, int]:
+    """One image's shape ``(H, W)`` (grey) or ``(H, W, C)`` as ``(H, W, C)``."""
+    return (int(shape[0]), int(shape[1]), int(shape[2]) if len(shape) == 3 else 1)
 
 
 def require_grey(data: ArrayDataset, system: str) -> ArrayDataset:
@@ -123,8 +127,12 @@ def as_pixels(images: np.ndarray) -> np.ndarray:
     return images if images.dtype == np.uint8 else np.rint(images * 255.0).astype(np.uint8)
 
 
-#: The key of a run configuration (and so of its checkpoints) that holds a :class:`TrainedOn` (DSL, HP).
+#: The key of a run configuration (DSL, HP) or of a checkpoint's metadata (Shifting) that holds a
+#: :class:`TrainedOn`.
 TRAINED_ON = "user_data"
+
+#: The advice that ends the refusal to ``--resume`` a run whose dataset changed (every system).
+RESTORE_OR_RESTART = "restore that dataset or start a new run"
 
 
 @dataclass(frozen=True)
@@ -146,6 +154,11 @@ class TrainedOn:
     def n_inputs(self) -> int:
         """Input values of one image, H·W·C."""
         return int(math.prod(self.image_shape))
+
+    @property
+    def n_outputs(self) -> int:
+        """Classes, one output neuron each."""
+        return len(self.classes)
 
     @property
     def chw(self) -> tuple[int, int, int]:
@@ -193,13 +206,13 @@ class TrainedOn:
         self.check_same(TrainedOn.of(data.name, data), source)
         return data
 
-    def check_same(self, found: TrainedOn, source: str) -> None:
-        """Refuse in one line, naming ``source``, a dataset record ``found`` (what its path holds now) with
-        other images or classes than this one."""
+    def check_same(self, found: TrainedOn, source: str, advice: str = "") -> None:
+        """Refuse in one line, naming ``source`` and ending with ``advice`` if given, a dataset record
+        ``found`` (what its path holds now) with other images or classes than this one."""
         if (found.image_shape, found.classes) != (self.image_shape, self.classes):
             raise UserError(f"{source} was trained on {self.describe()}; {found.path} now holds "
                             f"{'x'.join(map(str, found.image_shape))} images, classes "
-                            f"{', '.join(found.classes)}")  # fmt: skip
+                            f"{', '.join(found.classes)}" + (f"; {advice}" if advice else ""))  # fmt: skip
 
 
 def check_resumed_data(last_config: Mapping[str, Any], given: TrainedOn | None, run_dir: str) -> None:
@@ -207,7 +220,7 @@ def check_resumed_data(last_config: Mapping[str, Any], given: TrainedOn | None, 
     holds the images and classes that its last checkpoint (configuration ``last_config``) was trained on."""
     if given is not None and last_config.get(TRAINED_ON) is not None:
         stored = TrainedOn.from_dict(last_config[TRAINED_ON], f"--resume {run_dir!r}: its last checkpoint")
-        stored.check_same(given, f"--resume {run_dir!r}: the run")
+        stored.check_same(given, f"--resume {run_dir!r}: the run", RESTORE_OR_RESTART)
 
 
 def check_same_data(stored: TrainedOn | None, given: TrainedOn | None, checkpoint: str, dataset: str) -> None:

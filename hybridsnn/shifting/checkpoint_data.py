@@ -12,8 +12,9 @@ import os
 import torch
 
 from hybridsnn.checkpoint import Checkpoint
+from hybridsnn.data.user_dataset import TrainedOn, hwc
 from hybridsnn.errors import CheckpointError, UserError
-from hybridsnn.shifting.checkpoints import SEED_RANGE, UserData, stored, user_data, whole
+from hybridsnn.shifting.checkpoints import SEED_RANGE, stored, user_data, whole
 from hybridsnn.shifting.data import ENCODINGS, Split, image_data, image_split, iris_folds, xor_task
 from hybridsnn.shifting.settings import setting
 from hybridsnn.shifting.spike_run import spike_trials
@@ -50,7 +51,7 @@ def checkpoint_split(args: argparse.Namespace, checkpoint: Checkpoint) -> tuple[
         raise UserError(f"checkpoint {args.checkpoint!r} was trained on {trained.describe()}, which is not "
                         "there any more; pass that data as --dataset PATH")  # fmt: skip
     data = image_data(source, "test", encoding=encoding, limit=limit, root=args.data_root)
-    found = UserData(source, data.image_shape, data.classes)
+    found = TrainedOn(source, hwc(data.image_shape), data.classes)
     if (found.image_shape, found.classes) != (trained.image_shape, trained.classes):
         raise CheckpointError(f"checkpoint {args.checkpoint!r} was trained on {trained.describe()}, not on "
                               f"{found.describe()}; a network takes only images of the size and classes it "

@@ -10,9 +10,7 @@ the task, the layer sizes, one Adam step count per layer and what the task's loo
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,8 @@ import torch
 
 from hybridsnn.checkpoint import Checkpoint, load_checkpoint
 from hybridsnn.checks import values
-from hybridsnn.errors import CheckpointError, UserError
+from hybridsnn.data.user_dataset import RESTORE_OR_RESTART, TRAINED_ON, TrainedOn
+from hybridsnn.errors import CheckpointError
 from hybridsnn.results import Run
 from hybridsnn.shifting.data import IMAGE_DATASETS
 from hybridsnn.shifting.reference import LayerParams
@@ -30,7 +29,6 @@ from hybridsnn.shifting.system import SYSTEM, TASKS
 from hybridsnn.shifting.training import Progress, layer_sizes, layer_tensors, layers_from_tensors
 
 MODEL = SYSTEM.name  # the model name a shifting checkpoint carries
-USER_DATA = "user_data"  # metadata of a network trained on a user's own dataset (:class:`UserData`)
 SEED_RANGE = "a seed, a whole number 0..4294967295"
 
 
@@ -92,67 +90,26 @@ def checked_layers(checkpoint: Checkpoint, source: str) -> list[LayerParams]:
     return layers
 
 
-@dataclass(frozen=True)
-class UserData:
-    """The user dataset an image-task network was trained on (checkpoint metadata ``user_data``): the
-    ``--dataset`` path of its training run, the shape of one image ((H, W) or (H, W, C)) and the classes."""
-
-    path: str
-    image_shape: tuple[int, ...]
-    classes: tuple[str, ...]
-
-    @property
-    def n_inputs(self) -> int:
-        """Input neurons: one per pixel value, H·W·C."""
-        return int(math.prod(self.image_shape))
-
-    @property
-    def n_outputs(self) -> int:
-        """Output neurons: one per class."""
-        return len(self.classes)
-
-    def describe(self) -> str:
-        """E.g. ``the user dataset data.npz (12x10 images, classes a, b, c)``."""
-        size = "x".join(map(str, self.image_shape))
-        return f"the user dataset {self.path} ({size} images, classes {', '.join(self.classes)})"
-
-    def to_dict(self) -> dict[str, Any]:
-        """The metadata form."""
-        return {"path": self.path, "image_shape": list(self.image_shape), "classes": list(self.classes)}
-
-
-def user_data(checkpoint: Checkpoint, source: str) -> UserData | None:
-    """The checkpoint's :class:`UserData` (None for a network of a catalogued dataset), refused with one
-    line when damaged."""
-    meta = checkpoint.extra.get(USER_DATA)
+def user_data(checkpoint: Checkpoint, source: str) -> TrainedOn | None:
+    """The user dataset the checkpoint's network was trained on (None for a catalogued dataset), refused
+    with one line when damaged. Grey images stored as ``[H, W]`` (checkpoints before the record was shared
+    with DSL and HP) read as ``[H, W, 1]``."""
+    meta = checkpoint.extra.get(TRAINED_ON)
     if meta is None:
         return None
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"checkpoint {source!r}: {USER_DATA} is {meta!r}; expected a mapping with "
-                              "path, image_shape and classes")  # fmt: skip
-    path, shape, classes = meta.get("path"), meta.get("image_shape"), meta.get("classes")
-    if not isinstance(path, str):
-        raise CheckpointError(f"checkpoint {source!r}: {USER_DATA}.path is {path!r}; expected a path")
-    if not (isinstance(shape, list) and len(shape) in (2, 3) and all(whole(n, 1) for n in shape)):
-        raise CheckpointError(f"checkpoint {source!r}: {USER_DATA}.image_shape is {shape!r}; expected [H, W] "
-                              "or [H, W, C], whole numbers >= 1")  # fmt: skip
-    if not (isinstance(classes, list) and len(classes) >= 2 and all(isinstance(c, str) for c in classes)
-            and len(set(classes)) == len(classes)):  # fmt: skip
-        raise CheckpointError(f"checkpoint {source!r}: {USER_DATA}.classes is {classes!r}; expected at least "
-                              "2 distinct class names")  # fmt: skip
-    return UserData(path, tuple(shape), tuple(classes))
+    shape = meta.get("image_shape") if isinstance(meta, dict) else None
+    if isinstance(shape, list) and len(shape) == 2 and all(whole(n, 1) for n in shape):
+        meta = {**meta, "image_shape": [*meta["image_shape"], 1]}
+    return TrainedOn.from_dict(meta, f"checkpoint {source!r}")
 
 
-def check_same_images(checkpoint: Checkpoint, data: UserData, source: str) -> None:
+def check_same_images(checkpoint: Checkpoint, data: TrainedOn, source: str) -> None:
     """Refuse in one line, naming ``source``, to continue training a network of ``checkpoint`` on ``data``
     (what the run's ``--dataset`` path holds now) when its image shape or classes are not the ones the
     checkpoint was trained on."""
     trained = user_data(checkpoint, str(checkpoint.path))
-    if trained is not None and (trained.image_shape, trained.classes) != (data.image_shape, data.classes):
-        size = "x".join(map(str, data.image_shape))
-        raise UserError(f"{source}: the run was trained on {trained.describe()}; {data.path} now holds "
-                        f"{size} images, classes {', '.join(data.classes)}; restore that dataset or start a "
-                        "new run")  # fmt: skip
+    if trained is not None:
+        trained.check_same(data, f"{source}: the run", RESTORE_OR_RESTART)
 
 
 def stored(checkpoint: Checkpoint, key: str, default: Any, ok: Callable[[Any], bool], allowed: str) -> Any:

@@ -1,7 +1,7 @@
 """The MNIST / Fashion-MNIST experiment (the original ``SL_mnist``): 784-800-10 on one fixed seeded order of
 the training images (the same every epoch), tested (argmin decision) after every epoch. With ``--dataset
 PATH`` (a user's own dataset, docs/own_data.md) the network is (H·W·C)-800-K and its checkpoints record the
-dataset (:class:`~hybridsnn.shifting.checkpoints.UserData`).
+dataset (:class:`~hybridsnn.data.user_dataset.TrainedOn`).
 
 Each epoch saves ``epoch-NNN`` and the resumable ``last`` (also every ``--checkpoint-every`` batches) with
 the best test accuracy so far; a resumed run drops the records of an epoch that was cut off.
@@ -12,15 +12,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from hybridsnn.data.user_dataset import TRAINED_ON, TrainedOn, hwc
 from hybridsnn.results import Run
-from hybridsnn.shifting.checkpoints import (
-    USER_DATA,
-    UserData,
-    check_same_images,
-    resume_point,
-    save_layers,
-    start_layers,
-)
+from hybridsnn.shifting.checkpoints import check_same_images, resume_point, save_layers, start_layers
 from hybridsnn.shifting.data import image_data, is_user_dataset, shuffled
 from hybridsnn.shifting.networks import build_network, engine_name, run_device
 from hybridsnn.shifting.reporting import progress_bar, save_outputs
@@ -39,12 +33,12 @@ def train_images(args: argparse.Namespace, run: Run, settings: TaskSettings) -> 
     train_split, test_split = shuffled(train_data.split, args.seed).to(device), test_data.split.to(device)
     meta: dict[str, Any] = {}
     if is_user_dataset(args.dataset):
-        data = UserData(args.dataset, train_data.image_shape, train_data.classes)
+        data = TrainedOn(args.dataset, hwc(train_data.image_shape), train_data.classes)
         settings = settings.with_io(data.n_inputs, data.n_outputs)
-        meta[USER_DATA] = data.to_dict()
+        meta[TRAINED_ON] = data.to_dict()
     n_batches = -(-len(train_split) // settings.batch_size)
     point = resume_point(run, args, settings, n_batches)
-    if point and USER_DATA in meta:
+    if point and TRAINED_ON in meta:
         check_same_images(point[0], data, f"--resume {str(run.path)!r}")
     if point:
         layers = [layer.to(device) for layer in point[1]]
