@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from hybridsnn.checkpoint import Checkpoint, check_shapes
 from hybridsnn.checks import values
+from hybridsnn.data.user_dataset import RESTORE_OR_RESTART
 from hybridsnn.errors import CheckpointError, UserError
 from hybridsnn.results import Run
 from hybridsnn.sym_stdp import monitor as train_monitor
@@ -157,7 +158,7 @@ def _refuse_other_images(ckpt: Checkpoint, config: SymStdpConfig, source: str) -
         now = "x".join(map(str, config.input_shape))
         raise UserError(f"{source}: the run was trained on {'x'.join(map(str, before[0]))} images, classes "
                         f"{', '.join(map(str, before[1]))}; its dataset now holds {now} images, classes "
-                        f"{', '.join(config.classes)}; restore that dataset or start a new run")  # fmt: skip
+                        f"{', '.join(config.classes)}; {RESTORE_OR_RESTART}")  # fmt: skip
 
 
 def _checked_state(
