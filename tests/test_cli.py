@@ -95,3 +95,13 @@ def test_help_explains_every_flag(demo_model, capsys):
     text = capsys.readouterr().out
     for flag in ("--output", "--seed", "--test", "--checkpoint", "--resume", "--quick", "--epochs", "--task"):
         assert flag in text
+
+
+@pytest.mark.parametrize(("model", "seed"), [("dsl", 1234), ("hp", 111), ("shifting", 0)])
+def test_seed_default_is_the_one_help_shows(model, seed, capsys):
+    parser = cli.build_model_parser(f"hybridsnn train {model}", "train", model)
+    assert parser.parse_args([]).seed == seed
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"0..2**32-1 (default: {seed}" in help_text
