@@ -70,7 +70,10 @@ def add_run_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         "<model>-<task>-<command>-<time>-<id>)",
     )
     parser.add_argument(
-        "--seed", type=values.seed, default=0, help="random seed of the run, 0..2**32-1 (default: 0)"
+        "--seed",
+        type=values.seed,
+        default=0,
+        help="random seed of the run, 0..2**32-1 (default: %(default)s)",
     )
     parser.add_argument(
         "--data-root", default=None, metavar="DIR", help="dataset root (default: $HYBRIDSNN_DATA, else data/)"

@@ -57,11 +57,3 @@ def add_subset_flag(parser: argparse.ArgumentParser, flag: str, split: str, defa
         metavar="N",
         help=f"use the first N >= 1 {split} {what} (default: {default})",
     )
-
-
-def set_seed_default(parser: argparse.ArgumentParser, seed: int) -> None:
-    """Make ``seed`` the ``--seed`` default of a system whose original fixes one, in ``--help`` too."""
-    parser.set_defaults(seed=seed)
-    for action in parser._actions:
-        if "--seed" in action.option_strings:
-            action.help = f"random seed of the run, 0..2**32-1 (default: {seed}, the original's)"

@@ -15,7 +15,7 @@ from hybridsnn.dsl.data import DATASETS, ENCODINGS
 from hybridsnn.dsl.network import ARCHITECTURES
 from hybridsnn.dsl.rules import RULES
 from hybridsnn.dsl.training import OPTIMIZERS
-from hybridsnn.flag_groups import add_device_flags, add_subset_flag, set_seed_default
+from hybridsnn.flag_groups import add_device_flags, add_subset_flag
 
 SEED_DEFAULT = 1234
 
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     """The DSL flags (seed names) of ``train``/``test``/``predict``; ``plot`` needs none."""
     if command == "plot":
         return
-    set_seed_default(parser, SEED_DEFAULT)
+    parser.set_defaults(seed=SEED_DEFAULT)
     add = parser.add_argument
     add("--batch-size", type=values.count, default=100, help="samples per batch, >= 1 (default: 100)")
     add_device_flags(parser, threads_default=None)

@@ -10,7 +10,7 @@ import argparse
 from dataclasses import fields
 
 from hybridsnn.checks import values
-from hybridsnn.flag_groups import add_device_flags, add_subset_flag, set_seed_default
+from hybridsnn.flag_groups import add_device_flags, add_subset_flag
 from hybridsnn.hp.corruption import NOISE_MODES
 from hybridsnn.hp.fewshot import OMNIGLOT_SETS
 from hybridsnn.hp.settings import (
@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     if command == "plot":
         add("compare", nargs="*", metavar="RUN_DIR", help="more run directories drawn on the same figures")
         return
-    set_seed_default(parser, SEED_DEFAULT)
+    parser.set_defaults(seed=SEED_DEFAULT)
     add(
         "--method",
         default=None,
